@@ -1,0 +1,249 @@
+//! The one error type at the HTTP boundary, and the renderer that gives every failure — ours,
+//! the router's, the extractors' — the same JSON shape.
+//!
+//! Internal causes are logged here and replaced by a generic message; clients only ever see
+//! `detail`, a stable `error_code` and, for validation failures, the fields at fault.
+
+use poem::{
+    Response,
+    http::{HeaderValue, StatusCode, header},
+};
+use poem_openapi::{ApiResponse, payload::Json};
+
+use super::schemas::{ErrorBody, ErrorCode, Timestamp, ValidationIssue};
+use crate::{auth::AuthError, store::StoreError};
+
+/// Seconds a client should wait before retrying a 503.
+pub const RETRY_AFTER_SECS: u32 = 1;
+
+/// `WWW-Authenticate` when no token was sent (RFC 6750 §3).
+pub const CHALLENGE_MISSING: &str = "Bearer";
+/// `WWW-Authenticate` when a token was sent and rejected.
+pub const CHALLENGE_INVALID: &str = r#"Bearer error="invalid_token""#;
+
+/// Every error an operation can answer with. Each variant documents one status in the contract.
+#[derive(Debug, ApiResponse)]
+pub enum ApiError {
+    /// Malformed JSON, a body that is not JSON, or a PATCH with no field.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// No bearer token (`AUTH_MISSING`), or one that is invalid, expired, not yet valid, signed
+    /// with an unaccepted algorithm or for another issuer or audience (`AUTH_INVALID`).
+    #[oai(status = 401)]
+    Unauthorized(
+        Json<ErrorBody>,
+        /// `Bearer`, or `Bearer error="invalid_token"` when a token was sent.
+        #[oai(header = "WWW-Authenticate")]
+        String,
+    ),
+    /// The path's `user_id` is not the token's subject.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// No such task for this user (another user's task is reported the same way), or no such route.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// The body is larger than the server accepts.
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
+    /// Well-formed JSON that breaks the schema, or a path parameter that is not a valid id.
+    #[oai(status = 422)]
+    Unprocessable(Json<ErrorBody>),
+    /// An unexpected failure. Details are in the server log, never in the response.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    /// The database (`DATABASE_UNAVAILABLE`) or the token issuer's keys (`AUTH_UNAVAILABLE`)
+    /// cannot be reached right now; retry later.
+    #[oai(status = 503)]
+    Unavailable(
+        Json<ErrorBody>,
+        /// Seconds to wait before retrying.
+        #[oai(header = "Retry-After")]
+        u32,
+    ),
+}
+
+fn body(code: ErrorCode, detail: impl Into<String>) -> Json<ErrorBody> {
+    Json(ErrorBody {
+        detail: detail.into(),
+        error_code: code,
+        timestamp: Timestamp::now(),
+        errors: None,
+    })
+}
+
+impl ApiError {
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::BadRequest(body(ErrorCode::BadRequest, detail))
+    }
+
+    pub fn auth_missing() -> Self {
+        Self::Unauthorized(
+            body(ErrorCode::AuthMissing, "missing bearer token"),
+            CHALLENGE_MISSING.into(),
+        )
+    }
+
+    pub fn auth_invalid() -> Self {
+        Self::Unauthorized(
+            body(ErrorCode::AuthInvalid, "invalid or expired token"),
+            CHALLENGE_INVALID.into(),
+        )
+    }
+
+    pub fn forbidden() -> Self {
+        Self::Forbidden(body(
+            ErrorCode::AuthForbidden,
+            "the token's subject may not access this user's tasks",
+        ))
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::NotFound(body(ErrorCode::NotFound, detail))
+    }
+
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::PayloadTooLarge(body(
+            ErrorCode::PayloadTooLarge,
+            format!("request body is larger than {limit} bytes"),
+        ))
+    }
+
+    pub fn validation(errors: Vec<ValidationIssue>) -> Self {
+        let detail = match errors.as_slice() {
+            [one] => format!("{}: {}", one.loc.join("."), one.msg),
+            many => format!("{} validation errors", many.len()),
+        };
+        let mut json = body(ErrorCode::ValidationError, detail);
+        json.0.errors = Some(errors);
+        Self::Unprocessable(json)
+    }
+
+    pub fn internal() -> Self {
+        Self::Internal(body(ErrorCode::InternalError, "internal server error"))
+    }
+
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::Unavailable(
+            body(ErrorCode::DatabaseUnavailable, detail),
+            RETRY_AFTER_SECS,
+        )
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Self::not_found("task not found"),
+            StoreError::Unavailable(reason) => {
+                tracing::warn!(%reason, "database unavailable");
+                Self::unavailable("database unavailable, retry later")
+            }
+            StoreError::Internal(source) => {
+                tracing::error!(error = %source, "database error");
+                Self::internal()
+            }
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Invalid(reason) => {
+                tracing::debug!(%reason, "token rejected");
+                Self::auth_invalid()
+            }
+            AuthError::KeysUnavailable(reason) => {
+                tracing::warn!(%reason, "cannot verify token: signing keys unavailable");
+                Self::Unavailable(
+                    body(
+                        ErrorCode::AuthUnavailable,
+                        "the token issuer's signing keys are unavailable, retry later",
+                    ),
+                    RETRY_AFTER_SECS,
+                )
+            }
+        }
+    }
+}
+
+/// Render any error that escaped an endpoint (router 404/405, extractor and size-limit errors,
+/// panics) in the contract's shape. Errors that already are our responses pass through.
+pub fn render(err: poem::Error) -> Response {
+    let operation = err.data::<poem_openapi::OperationId>().copied();
+    let mut resp = render_error(err);
+    if let Some(op) = operation {
+        resp.set_data(op);
+    }
+    resp
+}
+
+fn render_error(err: poem::Error) -> Response {
+    use poem_openapi::error::{
+        AuthorizationError, ContentTypeError, ParseParamError, ParsePathError,
+        ParseRequestPayloadError,
+    };
+    if err.is_from_response() {
+        return err.into_response();
+    }
+    let status = err.status();
+    let api_error = if err.is::<AuthorizationError>() {
+        ApiError::auth_missing()
+    } else if let Some(e) = err.downcast_ref::<ParseParamError>() {
+        param_error(e.name, &e.reason)
+    } else if let Some(e) = err.downcast_ref::<ParsePathError>() {
+        param_error(e.name, &e.reason)
+    } else if let Some(e) = err.downcast_ref::<ContentTypeError>() {
+        ApiError::bad_request(match e {
+            ContentTypeError::NotSupported { .. } => {
+                "unsupported Content-Type: send application/json"
+            }
+            ContentTypeError::ExpectContentType => "missing Content-Type: send application/json",
+        })
+    } else if err.is::<ParseRequestPayloadError>() {
+        ApiError::bad_request("request body could not be read")
+    } else {
+        match status {
+            StatusCode::NOT_FOUND => ApiError::not_found("no such route"),
+            StatusCode::METHOD_NOT_ALLOWED => {
+                return with_status(
+                    ErrorCode::MethodNotAllowed,
+                    "method not allowed on this route",
+                    status,
+                );
+            }
+            s if s.is_client_error() => {
+                ApiError::bad_request(s.canonical_reason().unwrap_or("bad request").to_owned())
+            }
+            _ => {
+                tracing::error!(error = %err, %status, "unhandled error");
+                ApiError::internal()
+            }
+        }
+    };
+    poem::IntoResponse::into_response(api_error)
+}
+
+fn param_error(name: &str, reason: &str) -> ApiError {
+    tracing::debug!(%name, %reason, "bad path or query parameter");
+    let field = match name {
+        "task_id" | "param1" => "task_id",
+        "user_id" | "param0" => "user_id",
+        other => other,
+    };
+    ApiError::validation(vec![ValidationIssue::new(
+        &["path", field],
+        format!("{field} must be a positive 64-bit integer"),
+        "int_parsing",
+    )])
+}
+
+fn with_status(code: ErrorCode, detail: &str, status: StatusCode) -> Response {
+    let mut resp = poem::IntoResponse::into_response(body(code, detail));
+    resp.set_status(status);
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    resp
+}

@@ -1,0 +1,291 @@
+//! The wire format: every request and response body of the contract, as OpenAPI schemas.
+//!
+//! Request bodies are parsed by `api::body` (so every problem is reported with its field); the
+//! `Object` derives here exist to publish exact schemas. Field docs become schema descriptions.
+
+use std::borrow::Cow;
+
+use poem_openapi::{
+    Enum, Object,
+    registry::{MetaSchema, MetaSchemaRef},
+    types::{Example, ParseError, ParseFromJSON, ParseResult, ToJSON, Type},
+};
+use serde_json::Value;
+
+use crate::domain::{self, DESCRIPTION_MAX_CHARS};
+
+/// An instant, as RFC 3339 UTC with millisecond precision and a `Z` suffix.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    pub fn now() -> Self {
+        Self(domain::now_ms())
+    }
+
+    pub fn to_rfc3339(self) -> String {
+        chrono::DateTime::from_timestamp_millis(self.0)
+            .unwrap_or_default()
+            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string()
+    }
+}
+
+impl Type for Timestamp {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "string_date-time".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            example: Some(Value::String("2025-12-24T10:00:00.123Z".into())),
+            ..MetaSchema::new_with_format("string", "date-time")
+        }))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ParseFromJSON for Timestamp {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            Some(Value::String(s)) => chrono::DateTime::parse_from_rfc3339(&s)
+                .map(|t| Self(t.timestamp_millis()))
+                .map_err(|e| ParseError::custom(e.to_string())),
+            other => Err(ParseError::expected_type(other.unwrap_or_default())),
+        }
+    }
+}
+
+impl ToJSON for Timestamp {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(self.to_rfc3339()))
+    }
+}
+
+/// A description that is always present in the document but may be `null`:
+/// `{"type": "string", "nullable": true, "maxLength": 1000}`, listed as required.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Description(pub Option<String>);
+
+impl Type for Description {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "nullable_string".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            nullable: true,
+            max_length: Some(DESCRIPTION_MAX_CHARS),
+            description: Some("Free text, at most 1000 characters, or null for none."),
+            example: Some(Value::String("2 litres, semi-skimmed".into())),
+            ..MetaSchema::new("string")
+        }))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ParseFromJSON for Description {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            None | Some(Value::Null) => Ok(Self(None)),
+            Some(Value::String(s)) => Ok(Self(Some(s))),
+            Some(other) => Err(ParseError::expected_type(other)),
+        }
+    }
+}
+
+impl ToJSON for Description {
+    fn to_json(&self) -> Option<Value> {
+        Some(self.0.clone().map(Value::String).unwrap_or(Value::Null))
+    }
+}
+
+/// A task.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "Task", example)]
+pub struct Task {
+    /// Server-assigned identifier, unique within the database and never reused.
+    #[oai(read_only)]
+    pub id: i64,
+    /// The owner: the authenticated user's id (the token's `sub`).
+    #[oai(read_only)]
+    pub user_id: String,
+    /// What to do: 1 to 200 characters, at least one of them not whitespace.
+    #[oai(validator(min_length = 1, max_length = 200))]
+    pub title: String,
+    pub description: Description,
+    /// Whether the task is done. False on creation.
+    pub complete: bool,
+    /// When the task was created. Never changes.
+    #[oai(read_only)]
+    pub created_at: Timestamp,
+    /// When the task last changed. Moves forward on every modification.
+    #[oai(read_only)]
+    pub updated_at: Timestamp,
+}
+
+impl From<domain::Task> for Task {
+    fn from(t: domain::Task) -> Self {
+        Self {
+            id: t.id,
+            user_id: t.user_id,
+            title: t.title,
+            description: Description(t.description),
+            complete: t.complete,
+            created_at: Timestamp(t.created_at_ms),
+            updated_at: Timestamp(t.updated_at_ms),
+        }
+    }
+}
+
+impl Example for Task {
+    fn example() -> Self {
+        Self {
+            id: 42,
+            user_id: "user_abc123".into(),
+            title: "Buy milk".into(),
+            description: Description(None),
+            complete: false,
+            created_at: Timestamp(1_766_570_400_123),
+            updated_at: Timestamp(1_766_570_400_123),
+        }
+    }
+}
+
+/// The caller's tasks, ordered by id ascending.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "TaskList")]
+pub struct TaskList {
+    pub tasks: Vec<Task>,
+    /// Number of tasks in `tasks`.
+    pub count: u64,
+}
+
+/// A new task.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "TaskCreate", deny_unknown_fields, example)]
+pub struct TaskCreate {
+    /// 1 to 200 characters, at least one of them not whitespace. Stored exactly as sent.
+    #[oai(validator(min_length = 1, max_length = 200, pattern = r"\S"))]
+    pub title: String,
+    /// Optional; omit it or send null for none.
+    pub description: Option<Description>,
+}
+
+impl Example for TaskCreate {
+    fn example() -> Self {
+        Self {
+            title: "Buy milk".into(),
+            description: Some(Description(Some("2 litres, semi-skimmed".into()))),
+        }
+    }
+}
+
+/// A full replacement: every field is required (`description` may be null).
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "TaskReplace", deny_unknown_fields)]
+pub struct TaskReplace {
+    /// 1 to 200 characters, at least one of them not whitespace.
+    #[oai(validator(min_length = 1, max_length = 200, pattern = r"\S"))]
+    pub title: String,
+    pub description: Description,
+    pub complete: bool,
+}
+
+/// A partial update: send at least one field. `"description": null` clears the description.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "TaskUpdate", deny_unknown_fields)]
+pub struct TaskUpdate {
+    /// 1 to 200 characters, at least one of them not whitespace.
+    #[oai(validator(min_length = 1, max_length = 200, pattern = r"\S"))]
+    pub title: Option<String>,
+    pub description: Option<Description>,
+    pub complete: Option<bool>,
+}
+
+/// Liveness and database reachability.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "Health")]
+pub struct Health {
+    /// `ok` when the service can serve requests, `degraded` otherwise.
+    pub status: String,
+    /// `ok` or `unavailable`.
+    pub database: String,
+}
+
+/// Stable, machine-readable error codes. Clients branch on these, never on `detail`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "ErrorCode", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    BadRequest,
+    AuthMissing,
+    AuthInvalid,
+    AuthForbidden,
+    NotFound,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    ValidationError,
+    InternalError,
+    DatabaseUnavailable,
+    AuthUnavailable,
+}
+
+/// One problem with one input field.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+#[oai(rename = "ValidationIssue")]
+pub struct ValidationIssue {
+    /// Where the problem is: `["body", "title"]`, `["path", "task_id"]`, or `["body"]` for the whole body.
+    pub loc: Vec<String>,
+    /// What is wrong, for people.
+    pub msg: String,
+    /// What is wrong, for programs: `missing`, `string_type`, `bool_type`, `string_too_long`,
+    /// `string_too_short`, `string_blank`, `extra_forbidden`, `object_type`, `int_parsing`.
+    #[oai(rename = "type")]
+    pub kind: String,
+}
+
+impl ValidationIssue {
+    pub fn new(loc: &[&str], msg: impl Into<String>, kind: &str) -> Self {
+        Self {
+            loc: loc.iter().map(|s| (*s).to_owned()).collect(),
+            msg: msg.into(),
+            kind: kind.to_owned(),
+        }
+    }
+}
+
+/// The body of every error response.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "Error")]
+pub struct ErrorBody {
+    /// What went wrong, for people. Never contains internals.
+    pub detail: String,
+    pub error_code: ErrorCode,
+    /// When the error happened.
+    pub timestamp: Timestamp,
+    /// Field-level problems; present on `VALIDATION_ERROR` only.
+    #[oai(skip_serializing_if_is_none)]
+    pub errors: Option<Vec<ValidationIssue>>,
+}

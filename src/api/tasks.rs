@@ -1,0 +1,237 @@
+//! The Tasks resource: `/api/{user_id}/tasks[/{task_id}[/complete]]`.
+//!
+//! Each operation authenticates the caller, checks the path's `user_id` against the token's
+//! subject, and calls the owner-scoped store. Paths are written in full on each operation because
+//! poem-openapi binds path parameters by position.
+
+use poem_openapi::{ApiResponse, OpenApi, param::Path, payload::Json};
+
+use super::{
+    ApiTags,
+    body::JsonBody,
+    error::ApiError,
+    schemas::{Task, TaskCreate, TaskList, TaskReplace, TaskUpdate},
+    security::BearerAuth,
+};
+use crate::store::TaskStore;
+
+/// The Tasks operations, over any store backend.
+pub struct TasksApi<S> {
+    store: S,
+}
+
+impl<S: TaskStore> TasksApi<S> {
+    pub fn new(store: S) -> Self {
+        Self { store }
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum ListTasksResponse {
+    /// The caller's tasks, ordered by id ascending.
+    #[oai(status = 200)]
+    Ok(Json<TaskList>),
+}
+
+#[derive(ApiResponse)]
+pub enum CreateTaskResponse {
+    /// The task was created.
+    #[oai(status = 201)]
+    Created(
+        Json<Task>,
+        /// The new task's URL.
+        #[oai(header = "Location")]
+        String,
+    ),
+}
+
+#[derive(ApiResponse)]
+pub enum TaskResponse {
+    /// The task.
+    #[oai(status = 200)]
+    Ok(Json<Task>),
+}
+
+#[derive(ApiResponse)]
+pub enum DeleteTaskResponse {
+    /// The task was deleted.
+    #[oai(status = 204)]
+    Deleted,
+}
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+#[OpenApi(tag = "ApiTags::Tasks")]
+impl<S: TaskStore> TasksApi<S> {
+    /// List tasks
+    ///
+    /// All of the user's tasks, ordered by id ascending.
+    #[oai(
+        path = "/api/:user_id/tasks",
+        method = "get",
+        operation_id = "listTasks"
+    )]
+    async fn list_tasks(
+        &self,
+        auth: BearerAuth,
+        /// The user whose tasks these are; must be the token's subject.
+        user_id: Path<String>,
+    ) -> Result<ListTasksResponse> {
+        let owner = auth.authorize(&user_id)?;
+        let tasks: Vec<Task> = self
+            .store
+            .list(owner)
+            .await?
+            .into_iter()
+            .map(Task::from)
+            .collect();
+        Ok(ListTasksResponse::Ok(Json(TaskList {
+            count: tasks.len() as u64,
+            tasks,
+        })))
+    }
+
+    /// Create a task
+    ///
+    /// The server assigns the id and timestamps; `complete` starts false. The owner is always
+    /// the authenticated user.
+    #[oai(
+        path = "/api/:user_id/tasks",
+        method = "post",
+        operation_id = "createTask"
+    )]
+    async fn create_task(
+        &self,
+        auth: BearerAuth,
+        /// The user whose tasks these are; must be the token's subject.
+        user_id: Path<String>,
+        body: JsonBody<TaskCreate>,
+    ) -> Result<CreateTaskResponse> {
+        let owner = auth.authorize(&user_id)?;
+        let task = self.store.create(owner, body.0).await?;
+        let location = format!("/api/{}/tasks/{}", percent_encode(owner.as_str()), task.id);
+        Ok(CreateTaskResponse::Created(Json(task.into()), location))
+    }
+
+    /// Get a task
+    #[oai(
+        path = "/api/:user_id/tasks/:task_id",
+        method = "get",
+        operation_id = "getTask"
+    )]
+    async fn get_task(
+        &self,
+        auth: BearerAuth,
+        /// The user whose tasks these are; must be the token's subject.
+        user_id: Path<String>,
+        /// The task's id.
+        task_id: Path<i64>,
+    ) -> Result<TaskResponse> {
+        let owner = auth.authorize(&user_id)?;
+        let task = self.store.get(owner, task_id.0).await?;
+        Ok(TaskResponse::Ok(Json(task.into())))
+    }
+
+    /// Replace a task
+    ///
+    /// Sets every field: `title`, `description` (null for none) and `complete` are all required.
+    #[oai(
+        path = "/api/:user_id/tasks/:task_id",
+        method = "put",
+        operation_id = "replaceTask"
+    )]
+    async fn replace_task(
+        &self,
+        auth: BearerAuth,
+        /// The user whose tasks these are; must be the token's subject.
+        user_id: Path<String>,
+        /// The task's id.
+        task_id: Path<i64>,
+        body: JsonBody<TaskReplace>,
+    ) -> Result<TaskResponse> {
+        let owner = auth.authorize(&user_id)?;
+        let task = self.store.update(owner, task_id.0, body.0).await?;
+        Ok(TaskResponse::Ok(Json(task.into())))
+    }
+
+    /// Update a task
+    ///
+    /// Changes only the fields sent (at least one). `"description": null` clears the description.
+    #[oai(
+        path = "/api/:user_id/tasks/:task_id",
+        method = "patch",
+        operation_id = "updateTask"
+    )]
+    async fn update_task(
+        &self,
+        auth: BearerAuth,
+        /// The user whose tasks these are; must be the token's subject.
+        user_id: Path<String>,
+        /// The task's id.
+        task_id: Path<i64>,
+        body: JsonBody<TaskUpdate>,
+    ) -> Result<TaskResponse> {
+        let owner = auth.authorize(&user_id)?;
+        if body.0.is_empty() {
+            return Err(ApiError::bad_request(
+                "send at least one of `title`, `description`, `complete`",
+            ));
+        }
+        let task = self.store.update(owner, task_id.0, body.0).await?;
+        Ok(TaskResponse::Ok(Json(task.into())))
+    }
+
+    /// Toggle completion
+    ///
+    /// Flips `complete` and returns the task.
+    #[oai(
+        path = "/api/:user_id/tasks/:task_id/complete",
+        method = "patch",
+        operation_id = "toggleTaskComplete"
+    )]
+    async fn toggle_task_complete(
+        &self,
+        auth: BearerAuth,
+        /// The user whose tasks these are; must be the token's subject.
+        user_id: Path<String>,
+        /// The task's id.
+        task_id: Path<i64>,
+    ) -> Result<TaskResponse> {
+        let owner = auth.authorize(&user_id)?;
+        let task = self.store.toggle_complete(owner, task_id.0).await?;
+        Ok(TaskResponse::Ok(Json(task.into())))
+    }
+
+    /// Delete a task
+    #[oai(
+        path = "/api/:user_id/tasks/:task_id",
+        method = "delete",
+        operation_id = "deleteTask"
+    )]
+    async fn delete_task(
+        &self,
+        auth: BearerAuth,
+        /// The user whose tasks these are; must be the token's subject.
+        user_id: Path<String>,
+        /// The task's id.
+        task_id: Path<i64>,
+    ) -> Result<DeleteTaskResponse> {
+        let owner = auth.authorize(&user_id)?;
+        self.store.delete(owner, task_id.0).await?;
+        Ok(DeleteTaskResponse::Deleted)
+    }
+}
+
+/// Escape a user id for use as one path segment of the `Location` header.
+fn percent_encode(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}

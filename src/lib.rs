@@ -1,0 +1,19 @@
+//! todo-api: the back end of a multi-user todo app. An OpenAPI-first HTTP API (poem-openapi)
+//! over an embedded SQLite file, guarded by Better Auth JWTs.
+
+/// The HTTP contract: operations, schemas, security scheme, error shape, docs.
+pub mod api;
+/// Bearer-token verification and development tokens.
+pub mod auth;
+/// The command line (`serve`, `openapi`, `token`, `migrate`).
+pub mod cli;
+/// Layered, typed settings.
+pub mod config;
+/// Validated task values and rules, free of HTTP and SQL.
+pub mod domain;
+/// Building and running the server.
+pub mod startup;
+/// Task storage behind an owner-scoped interface.
+pub mod store;
+/// Logging setup.
+pub mod telemetry;

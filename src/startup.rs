@@ -1,0 +1,198 @@
+//! Building and running the application: open the store, assemble routes and middleware, bind.
+//!
+//! `Application::build` binds its own listener (port 0 allowed) so tests can start real servers
+//! on free ports and ask which one they got.
+
+use std::{
+    future::Future,
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use poem::{
+    Endpoint, EndpointExt, IntoResponse, Request, Response, Route, Server,
+    endpoint::BoxEndpoint,
+    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
+    middleware::{CatchPanic, Cors},
+};
+use poem_openapi::OperationId;
+use tracing::Instrument;
+
+use crate::{
+    api::{self, body::MaxBodyBytes, error::render},
+    auth::TokenVerifier,
+    config::Settings,
+    store::{
+        SqliteStore, StoreError, TaskStore,
+        sqlite::{self, SqliteOptions},
+    },
+};
+
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("unsupported DATABASE_URL {0:?}: use a file path or a sqlite:// URL")]
+    UnsupportedDatabaseUrl(String),
+    #[error("cannot open the database: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    addr: SocketAddr,
+    acceptor: TcpAcceptor,
+    app: BoxEndpoint<'static, Response>,
+    shutdown_timeout: Duration,
+}
+
+impl Application {
+    /// Open the store (creating and migrating it), build the app and bind the listener.
+    pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
+        let store = open_sqlite(settings).await?;
+        let app = build_app(store, settings);
+        let bind_addr = format!("{}:{}", settings.server.host, settings.server.port);
+        let acceptor = TcpListener::bind(bind_addr.clone())
+            .into_acceptor()
+            .await
+            .map_err(|source| StartupError::Bind {
+                addr: bind_addr.clone(),
+                source,
+            })?;
+        let addr = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().copied())
+            .ok_or_else(|| StartupError::Bind {
+                addr: bind_addr,
+                source: std::io::Error::other("no local address"),
+            })?;
+        Ok(Self {
+            addr,
+            acceptor,
+            app,
+            shutdown_timeout: Duration::from_secs(settings.server.shutdown_timeout_secs),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Serve until SIGINT or SIGTERM, then let in-flight requests finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serve until `signal` completes, then let in-flight requests finish.
+    pub async fn run_until(self, signal: impl Future<Output = ()> + Send) -> std::io::Result<()> {
+        Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(self.app, signal, Some(self.shutdown_timeout))
+            .await
+    }
+}
+
+/// Open the SQLite database named by `database.url`, off the async runtime.
+pub async fn open_sqlite(settings: &Settings) -> Result<SqliteStore, StartupError> {
+    let url = &settings.database.url;
+    let path = sqlite::path_from_url(url)
+        .ok_or_else(|| StartupError::UnsupportedDatabaseUrl(url.clone()))?;
+    let options = SqliteOptions {
+        path,
+        pool_size: settings.database.pool_size,
+        busy_timeout: settings.database.busy_timeout(),
+        synchronous: settings.database.synchronous.clone(),
+    };
+    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&options))
+        .await
+        .map_err(|e| StoreError::Internal(Box::new(e)))??;
+    Ok(store)
+}
+
+/// The whole HTTP application over `store`: API, spec, docs UIs and middleware.
+pub fn build_app<S: TaskStore>(store: S, settings: &Settings) -> BoxEndpoint<'static, Response> {
+    let api = api::service(store, Some("/"));
+    let routes = Route::new()
+        .at("/openapi.json", api.spec_endpoint())
+        .at("/openapi.yaml", api.spec_endpoint_yaml())
+        .nest("/docs", api.swagger_ui())
+        .nest("/rapidoc", api.rapidoc())
+        .nest("/redoc", api.redoc())
+        .nest("/", api);
+
+    let cors = Cors::new()
+        .allow_origins(settings.server.cors_origins.iter().map(String::as_str))
+        .allow_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allow_headers(["authorization", "content-type"])
+        .expose_headers(["location", "retry-after", "www-authenticate"])
+        .max_age(600);
+    let verifier = Arc::new(TokenVerifier::from_settings(&settings.auth));
+
+    routes
+        .with(CatchPanic::new())
+        .data(verifier)
+        .data(MaxBodyBytes(settings.server.max_body_bytes))
+        .catch_all_error(|err| async move { render(err) })
+        .with(cors)
+        .around(log_request)
+        .map_to_response()
+        .boxed()
+}
+
+/// One log line per request: method, route template, status, latency and, once authenticated,
+/// the user id (recorded by the bearer checker into this span). Never headers, never the token.
+async fn log_request<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+    let span = tracing::info_span!(
+        "request",
+        method = %req.method(),
+        user_id = tracing::field::Empty,
+    );
+    let started = Instant::now();
+    let resp = match next.call(req).instrument(span.clone()).await {
+        Ok(resp) => resp.into_response(),
+        Err(err) => render(err),
+    };
+    let route = resp
+        .data::<OperationId>()
+        .map(|op| api::route_template(op.0))
+        .unwrap_or("unmatched");
+    let _entered = span.enter();
+    tracing::info!(
+        route,
+        status = resp.status().as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    Ok(resp)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received: finishing in-flight requests");
+}

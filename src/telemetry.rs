@@ -1,0 +1,30 @@
+//! Logging: one subscriber for the process, text or JSON lines on stderr, filtered like `RUST_LOG`.
+
+use tracing_subscriber::{EnvFilter, fmt, layer::SubscriberExt, util::SubscriberInitExt};
+
+use crate::config::LogFormat;
+
+/// Install the global subscriber. Safe to call more than once (later calls are ignored), which
+/// lets tests start many servers in one process.
+pub fn init(filter: &str, format: LogFormat) {
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|e| {
+        eprintln!("invalid log filter {filter:?} ({e}); using \"info\"");
+        EnvFilter::new("info")
+    });
+    let registry = tracing_subscriber::registry().with(filter);
+    let result = match format {
+        LogFormat::Text => registry
+            .with(fmt::layer().with_writer(std::io::stderr))
+            .try_init(),
+        LogFormat::Json => registry
+            .with(
+                fmt::layer()
+                    .json()
+                    .with_current_span(true)
+                    .with_writer(std::io::stderr),
+            )
+            .try_init(),
+    };
+    // Already initialised (tests): keep the first subscriber.
+    let _ = result;
+}
