@@ -124,10 +124,11 @@ pub fn main() -> anyhow::Result<()> {
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(&settings).await?;
+    let stop = startup::shutdown_signal()?;
     let url = format!("http://{}", app.local_addr());
     println!("todo-api listening on {url} (docs: {url}/docs)");
     tracing::info!(%url, "listening");
-    app.run_until_stopped().await?;
+    app.run_until(stop).await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,11 +1,15 @@
 //! `/health`: liveness plus a database round trip, with no authentication, for load balancers.
 
-use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
+use poem::{Request, RequestBody};
+use poem_openapi::{
+    ApiExtractor, ApiExtractorType, ApiResponse, ExtractParamOptions, Object, OpenApi,
+    payload::Json,
+};
 
 use super::{
     ApiTags,
     error::RETRY_AFTER_SECS,
-    schemas::{ErrorCode, Health, Timestamp},
+    schemas::{DatabaseStatus, ErrorCode, Health, HealthStatus, Timestamp},
 };
 use crate::store::TaskStore;
 
@@ -19,17 +23,54 @@ impl<S: TaskStore> HealthApi<S> {
     }
 }
 
+/// "No authentication": publishes `security: [{}]` on an operation, so the document says
+/// explicitly that it is public (an empty security requirement). Reads nothing from the request.
+pub struct NoAuth;
+
+impl<'a> ApiExtractor<'a> for NoAuth {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn has_security_fallback() -> bool {
+        true
+    }
+
+    async fn from_request(
+        _: &'a Request,
+        _: &mut RequestBody,
+        _: ExtractParamOptions<()>,
+    ) -> poem::Result<Self> {
+        Ok(Self)
+    }
+}
+
 /// Health when the database cannot be reached: the `Health` fields plus the error fields.
+/// `status` is always `degraded`, `database` always `unavailable` and `error_code` always
+/// `DATABASE_UNAVAILABLE`.
+//  (No doc comments on `$ref` fields: poem-openapi would wrap the `$ref` in an `allOf`.)
 #[derive(Debug, Clone, Object)]
-#[oai(rename = "HealthUnavailable")]
+#[oai(rename = "HealthUnavailable", example)]
 pub struct HealthUnavailable {
-    /// Always `degraded`.
-    pub status: String,
-    /// Always `unavailable`.
-    pub database: String,
+    pub status: HealthStatus,
+    pub database: DatabaseStatus,
+    /// What went wrong, for people.
     pub detail: String,
     pub error_code: ErrorCode,
+    /// When the check failed.
     pub timestamp: Timestamp,
+}
+
+impl poem_openapi::types::Example for HealthUnavailable {
+    fn example() -> Self {
+        Self {
+            status: HealthStatus::Degraded,
+            database: DatabaseStatus::Unavailable,
+            detail: "database unavailable".into(),
+            error_code: ErrorCode::DatabaseUnavailable,
+            timestamp: Timestamp(1_766_570_400_123),
+        }
+    }
 }
 
 #[derive(ApiResponse)]
@@ -53,18 +94,18 @@ impl<S: TaskStore> HealthApi<S> {
     ///
     /// No authentication. 200 when the database answers, 503 when it does not.
     #[oai(path = "/health", method = "get", operation_id = "health")]
-    async fn health(&self) -> HealthResponse {
+    async fn health(&self, _public: NoAuth) -> HealthResponse {
         match self.store.ping().await {
             Ok(()) => HealthResponse::Ok(Json(Health {
-                status: "ok".into(),
-                database: "ok".into(),
+                status: HealthStatus::Ok,
+                database: DatabaseStatus::Ok,
             })),
             Err(e) => {
                 tracing::warn!(error = %e, "health check: database unavailable");
                 HealthResponse::Unavailable(
                     Json(HealthUnavailable {
-                        status: "degraded".into(),
-                        database: "unavailable".into(),
+                        status: HealthStatus::Degraded,
+                        database: DatabaseStatus::Unavailable,
                         detail: "database unavailable".into(),
                         error_code: ErrorCode::DatabaseUnavailable,
                         timestamp: Timestamp::now(),

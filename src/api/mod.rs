@@ -7,7 +7,7 @@ pub mod schemas;
 pub mod security;
 pub mod tasks;
 
-use poem_openapi::{OpenApiService, Tags};
+use poem_openapi::{ContactObject, LicenseObject, OpenApiService, ServerObject, Tags};
 
 use crate::{
     domain::{NewTask, Task, TaskChanges, TaskId, UserId},
@@ -28,7 +28,9 @@ Multi-user todo API. Every `/api/{user_id}/tasks` operation needs `Authorization
 issued by Better Auth; `user_id` in the path must be the token's subject (`sub`).
 
 Every error response has the same JSON body: `detail` (for people), `error_code` (stable, for \
-programs) and `timestamp`; validation errors add `errors`, one entry per field at fault.";
+programs) and `timestamp`; validation errors add `errors`, one entry per field at fault.
+
+Ids are 64-bit integers (`int64`); timestamps are RFC 3339 UTC strings with millisecond precision.";
 
 #[derive(Tags)]
 pub enum ApiTags {
@@ -48,9 +50,14 @@ pub fn service<S: TaskStore>(store: S, server_url: Option<&str>) -> Service<S> {
         TITLE,
         VERSION,
     )
-    .description(DESCRIPTION);
+    .description(DESCRIPTION)
+    .contact(ContactObject::new().name("todo-api maintainers"))
+    .license(LicenseObject::new("MIT").url("https://opensource.org/licenses/MIT"));
     match server_url {
-        Some(url) => service.server(url),
+        Some(url) => service.server(
+            ServerObject::new(url)
+                .description("The server that serves this document (paths are relative to it)."),
+        ),
         None => service,
     }
 }

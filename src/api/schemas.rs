@@ -176,11 +176,21 @@ impl Example for Task {
 
 /// The caller's tasks, ordered by id ascending.
 #[derive(Debug, Clone, Object)]
-#[oai(rename = "TaskList")]
+#[oai(rename = "TaskList", example)]
 pub struct TaskList {
+    /// Every task the caller owns, ordered by id ascending; empty when there are none.
     pub tasks: Vec<Task>,
     /// Number of tasks in `tasks`.
-    pub count: u64,
+    pub count: i64,
+}
+
+impl Example for TaskList {
+    fn example() -> Self {
+        Self {
+            tasks: vec![Task::example()],
+            count: 1,
+        }
+    }
 }
 
 /// A new task.
@@ -205,37 +215,96 @@ impl Example for TaskCreate {
 
 /// A full replacement: every field is required (`description` may be null).
 #[derive(Debug, Clone, Object)]
-#[oai(rename = "TaskReplace", deny_unknown_fields)]
+#[oai(rename = "TaskReplace", deny_unknown_fields, example)]
 pub struct TaskReplace {
     /// 1 to 200 characters, at least one of them not whitespace.
     #[oai(validator(min_length = 1, max_length = 200, pattern = r"\S"))]
     pub title: String,
+    /// Free text, at most 1000 characters; null for none. Required, even when null.
     pub description: Description,
+    /// Whether the task is done.
     pub complete: bool,
+}
+
+impl Example for TaskReplace {
+    fn example() -> Self {
+        Self {
+            title: "Buy oat milk".into(),
+            description: Description(None),
+            complete: true,
+        }
+    }
 }
 
 /// A partial update: send at least one field. `"description": null` clears the description.
 #[derive(Debug, Clone, Object)]
-#[oai(rename = "TaskUpdate", deny_unknown_fields)]
+#[oai(rename = "TaskUpdate", deny_unknown_fields, example)]
 pub struct TaskUpdate {
-    /// 1 to 200 characters, at least one of them not whitespace.
-    #[oai(validator(min_length = 1, max_length = 200, pattern = r"\S"))]
+    /// 1 to 200 characters, at least one of them not whitespace. Cannot be null.
+    #[oai(
+        validator(min_length = 1, max_length = 200, pattern = r"\S"),
+        skip_serializing_if_is_none
+    )]
     pub title: Option<String>,
+    /// Free text, at most 1000 characters; null clears it. Omit it to leave it unchanged.
+    #[oai(skip_serializing_if_is_none)]
     pub description: Option<Description>,
+    /// Whether the task is done. Cannot be null. Omit it to leave it unchanged.
+    #[oai(skip_serializing_if_is_none)]
     pub complete: Option<bool>,
 }
 
-/// Liveness and database reachability.
+impl Example for TaskUpdate {
+    fn example() -> Self {
+        Self {
+            title: None,
+            description: None,
+            complete: Some(true),
+        }
+    }
+}
+
+/// Liveness and database reachability: `status` is `ok` when the service can serve requests,
+/// `degraded` otherwise; `database` is `ok` when the database answered a round trip.
+//  (No doc comments on `$ref` fields: poem-openapi would wrap the `$ref` in an `allOf`.)
 #[derive(Debug, Clone, Object)]
-#[oai(rename = "Health")]
+#[oai(rename = "Health", example)]
 pub struct Health {
-    /// `ok` when the service can serve requests, `degraded` otherwise.
-    pub status: String,
-    /// `ok` or `unavailable`.
-    pub database: String,
+    pub status: HealthStatus,
+    pub database: DatabaseStatus,
+}
+
+impl Example for Health {
+    fn example() -> Self {
+        Self {
+            status: HealthStatus::Ok,
+            database: DatabaseStatus::Ok,
+        }
+    }
+}
+
+/// The service's overall state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "HealthStatus", rename_all = "lowercase")]
+pub enum HealthStatus {
+    Ok,
+    Degraded,
+}
+
+/// The database's state: `ok` when it answered a round trip, `unavailable` otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "DatabaseStatus", rename_all = "lowercase")]
+pub enum DatabaseStatus {
+    Ok,
+    Unavailable,
 }
 
 /// Stable, machine-readable error codes. Clients branch on these, never on `detail`.
+///
+/// `BAD_REQUEST` (400), `AUTH_MISSING` and `AUTH_INVALID` (401), `AUTH_FORBIDDEN` (403),
+/// `NOT_FOUND` (404), `METHOD_NOT_ALLOWED` (405), `PAYLOAD_TOO_LARGE` (413), `VALIDATION_ERROR`
+/// (422), `INTERNAL_ERROR` (500), `DATABASE_UNAVAILABLE` and `AUTH_UNAVAILABLE` (503). New codes
+/// may be added: treat an unknown code like the status it came with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename = "ErrorCode", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ErrorCode {
@@ -254,7 +323,7 @@ pub enum ErrorCode {
 
 /// One problem with one input field.
 #[derive(Debug, Clone, PartialEq, Eq, Object)]
-#[oai(rename = "ValidationIssue")]
+#[oai(rename = "ValidationIssue", example)]
 pub struct ValidationIssue {
     /// Where the problem is: `["body", "title"]`, `["path", "task_id"]`, or `["body"]` for the whole body.
     pub loc: Vec<String>,
@@ -264,6 +333,16 @@ pub struct ValidationIssue {
     /// `string_too_short`, `string_blank`, `extra_forbidden`, `object_type`, `int_parsing`.
     #[oai(rename = "type")]
     pub kind: String,
+}
+
+impl Example for ValidationIssue {
+    fn example() -> Self {
+        Self::new(
+            &["body", "title"],
+            "title must contain at least one non-whitespace character",
+            "string_blank",
+        )
+    }
 }
 
 impl ValidationIssue {
@@ -276,9 +355,10 @@ impl ValidationIssue {
     }
 }
 
-/// The body of every error response.
+/// The body of every error response: `detail` for people, `error_code` for programs.
+//  (No doc comment on `error_code`: poem-openapi would wrap its `$ref` in an `allOf`.)
 #[derive(Debug, Clone, Object)]
-#[oai(rename = "Error")]
+#[oai(rename = "Error", example)]
 pub struct ErrorBody {
     /// What went wrong, for people. Never contains internals.
     pub detail: String,
@@ -288,4 +368,15 @@ pub struct ErrorBody {
     /// Field-level problems; present on `VALIDATION_ERROR` only.
     #[oai(skip_serializing_if_is_none)]
     pub errors: Option<Vec<ValidationIssue>>,
+}
+
+impl Example for ErrorBody {
+    fn example() -> Self {
+        Self {
+            detail: "body.title: title must contain at least one non-whitespace character".into(),
+            error_code: ErrorCode::ValidationError,
+            timestamp: Timestamp(1_766_570_400_123),
+            errors: Some(vec![ValidationIssue::example()]),
+        }
+    }
 }

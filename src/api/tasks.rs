@@ -86,7 +86,7 @@ impl<S: TaskStore> TasksApi<S> {
             .map(Task::from)
             .collect();
         Ok(ListTasksResponse::Ok(Json(TaskList {
-            count: tasks.len() as u64,
+            count: i64::try_from(tasks.len()).unwrap_or(i64::MAX),
             tasks,
         })))
     }
@@ -114,6 +114,8 @@ impl<S: TaskStore> TasksApi<S> {
     }
 
     /// Get a task
+    ///
+    /// One of the user's tasks. Another user's task is a 404, as if it did not exist.
     #[oai(
         path = "/api/:user_id/tasks/:task_id",
         method = "get",
@@ -203,6 +205,8 @@ impl<S: TaskStore> TasksApi<S> {
     }
 
     /// Delete a task
+    ///
+    /// Deletes the task for good; its id is never reused. Deleting it again is a 404.
     #[oai(
         path = "/api/:user_id/tasks/:task_id",
         method = "delete",

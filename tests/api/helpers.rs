@@ -1,0 +1,327 @@
+//! Test fixtures: `TestApp::spawn(backend)` starts a real server over a fresh database, and
+//! one helper per operation keeps the tests about the contract rather than about HTTP plumbing.
+
+use std::{
+    io::Write,
+    path::PathBuf,
+    sync::{Once, OnceLock},
+    time::Duration,
+};
+
+use reqwest::{Response, StatusCode, header::HeaderMap};
+use secrecy::SecretString;
+use serde_json::Value;
+use tempfile::TempDir;
+use todo_api::{auth::dev_token, config::Settings, startup::Application};
+use tokio::{sync::oneshot, task::JoinHandle};
+
+/// The HS256 secret every test server trusts.
+pub const TEST_SECRET: &str = "test-secret-that-is-long-enough-for-hs256-0123456789";
+
+/// Which store a test server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A running server and a client for it.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub settings: Settings,
+    pub backend: Backend,
+    /// Keeps the SQLite folder alive for the test's duration.
+    pub db_dir: Option<TempDir>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+fn init_logs() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            todo_api::telemetry::init("debug", todo_api::config::LogFormat::Text);
+        }
+    });
+}
+
+/// Print once, past libtest's output capture, so a skip is visible in every `cargo test` run.
+pub fn announce_once(flag: &'static OnceLock<()>, message: &str) {
+    if flag.set(()).is_ok() {
+        let _ = writeln!(std::io::stderr().lock(), "\n{message}\n");
+    }
+}
+
+/// Settings for a test server: free port, test secret, no CORS surprises, quiet logs.
+pub fn test_settings(database_url: String) -> Settings {
+    let mut settings = Settings::default();
+    settings.server.host = "127.0.0.1".into();
+    settings.server.port = 0;
+    settings.database.url = database_url;
+    settings.database.busy_timeout_ms = 5000;
+    settings.auth.secret = Some(SecretString::from(TEST_SECRET));
+    settings
+}
+
+impl TestApp {
+    /// Start a server on `backend` with default test settings. `None` when the backend is not
+    /// available here (the skip is announced).
+    pub async fn spawn(backend: Backend) -> Option<Self> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Like `spawn`, letting the test adjust settings first.
+    pub async fn spawn_with(
+        backend: Backend,
+        configure: impl FnOnce(&mut Settings),
+    ) -> Option<Self> {
+        init_logs();
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = dir.path().join("todo.db").display().to_string();
+                let mut settings = test_settings(url);
+                configure(&mut settings);
+                Some(Self::start(settings, backend, Some(dir)).await)
+            }
+            Backend::Postgres => {
+                static SKIPPED: OnceLock<()> = OnceLock::new();
+                announce_once(
+                    &SKIPPED,
+                    "SKIPPED: the PostgreSQL variant of the suite (no PostgreSQL backend yet).",
+                );
+                None
+            }
+        }
+    }
+
+    /// Start a server with exactly these settings.
+    pub async fn start(settings: Settings, backend: Backend, db_dir: Option<TempDir>) -> Self {
+        let app = Application::build(&settings)
+            .await
+            .expect("the application should build");
+        let address = format!("http://{}", app.local_addr());
+        let (tx, rx) = oneshot::channel();
+        let server = tokio::spawn(app.run_until(async {
+            let _ = rx.await;
+        }));
+        Self {
+            address,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            settings,
+            backend,
+            db_dir,
+            shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    /// Stop the server gracefully and wait for it; the database stays.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("server task")
+                .expect("server stopped cleanly");
+        }
+    }
+
+    /// The SQLite file behind this server (SQLite backend only).
+    pub fn sqlite_path(&self) -> PathBuf {
+        assert_eq!(
+            self.backend,
+            Backend::Sqlite,
+            "only SQLite servers have a file"
+        );
+        PathBuf::from(&self.settings.database.url)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// A valid one-hour token for `user`.
+    pub fn token(&self, user: &str) -> String {
+        let secret = self.settings.auth.secret.as_ref().expect("secret");
+        dev_token::mint_hs256(secret, user, Duration::from_secs(3600), None, &[]).unwrap()
+    }
+
+    pub fn tasks_path(user: &str) -> String {
+        format!("/api/{user}/tasks")
+    }
+
+    pub fn task_path(user: &str, id: impl std::fmt::Display) -> String {
+        format!("/api/{user}/tasks/{id}")
+    }
+
+    pub async fn list_tasks(&self, user: &str) -> Response {
+        self.client
+            .get(self.url(&Self::tasks_path(user)))
+            .bearer_auth(self.token(user))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn create_task(&self, user: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(&Self::tasks_path(user)))
+            .bearer_auth(self.token(user))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Create a task and return its JSON, asserting 201.
+    pub async fn create_task_ok(&self, user: &str, title: &str) -> Value {
+        let resp = self
+            .create_task(user, &serde_json::json!({ "title": title }))
+            .await;
+        assert_eq!(resp.status(), StatusCode::CREATED, "creating {title:?}");
+        resp.json().await.unwrap()
+    }
+
+    pub async fn get_task(&self, user: &str, id: impl std::fmt::Display) -> Response {
+        self.client
+            .get(self.url(&Self::task_path(user, id)))
+            .bearer_auth(self.token(user))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn replace_task(
+        &self,
+        user: &str,
+        id: impl std::fmt::Display,
+        body: &Value,
+    ) -> Response {
+        self.client
+            .put(self.url(&Self::task_path(user, id)))
+            .bearer_auth(self.token(user))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn update_task(
+        &self,
+        user: &str,
+        id: impl std::fmt::Display,
+        body: &Value,
+    ) -> Response {
+        self.client
+            .patch(self.url(&Self::task_path(user, id)))
+            .bearer_auth(self.token(user))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn toggle_task(&self, user: &str, id: impl std::fmt::Display) -> Response {
+        self.client
+            .patch(self.url(&format!("{}/complete", Self::task_path(user, id))))
+            .bearer_auth(self.token(user))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete_task(&self, user: &str, id: impl std::fmt::Display) -> Response {
+        self.client
+            .delete(self.url(&Self::task_path(user, id)))
+            .bearer_auth(self.token(user))
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Assert the contract's error shape and return the body: exact status, JSON content type,
+/// `detail` (non-empty string), `error_code`, an RFC 3339 UTC `timestamp`, nothing else but
+/// `errors` on validation failures.
+pub async fn assert_error(resp: Response, status: StatusCode, code: &str) -> (HeaderMap, Value) {
+    assert_eq!(resp.status(), status, "status");
+    let headers = resp.headers().clone();
+    assert_json_content_type(&headers);
+    let body: Value = resp.json().await.expect("error body is JSON");
+    assert_eq!(body["error_code"], code, "error_code in {body}");
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "detail in {body}"
+    );
+    assert_timestamp(&body["timestamp"]);
+    let keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for key in &keys {
+        assert!(
+            ["detail", "error_code", "timestamp", "errors"].contains(key),
+            "unexpected key {key} in {body}"
+        );
+    }
+    assert_eq!(
+        keys.contains(&"errors"),
+        code == "VALIDATION_ERROR",
+        "`errors` is present exactly on validation errors: {body}"
+    );
+    (headers, body)
+}
+
+pub fn assert_json_content_type(headers: &HeaderMap) {
+    let ct = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    assert!(ct.starts_with("application/json"), "content-type {ct:?}");
+}
+
+/// RFC 3339, UTC, `Z` suffix, exactly millisecond precision: `2025-12-24T10:00:00.123Z`.
+pub fn assert_timestamp(value: &Value) {
+    let s = value
+        .as_str()
+        .unwrap_or_else(|| panic!("timestamp {value} is a string"));
+    assert_eq!(s.len(), 24, "timestamp {s} has millisecond precision");
+    assert!(s.ends_with('Z'), "timestamp {s} is UTC with Z");
+    assert_eq!(&s[19..20], ".", "timestamp {s}");
+    chrono::DateTime::parse_from_rfc3339(s).unwrap_or_else(|e| panic!("timestamp {s}: {e}"));
+}
+
+/// The `loc`s of a validation error body, as `"body.title"` strings.
+pub fn error_locs(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .expect("errors array")
+        .iter()
+        .map(|e| {
+            e["loc"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap())
+                .collect::<Vec<_>>()
+                .join(".")
+        })
+        .collect()
+}

@@ -1,0 +1,119 @@
+//! The contract is a tested artifact: the committed `openapi/` files are exactly what the code
+//! generates, and the server serves the same document.
+
+use serde_json::Value;
+
+use crate::helpers::{Backend, TestApp};
+
+const REGENERATE: &str = "regenerate with: cargo run -- openapi > openapi/openapi.json && cargo run -- openapi --yaml > openapi/openapi.yaml \
+     (or UPDATE_OPENAPI=1 cargo test --test api openapi)";
+
+fn check(file: &str, generated: String) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("openapi")
+        .join(file);
+    if std::env::var_os("UPDATE_OPENAPI").is_some() {
+        std::fs::write(&path, format!("{generated}\n")).unwrap();
+        return;
+    }
+    let committed = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}; {REGENERATE}", path.display()));
+    assert!(
+        committed.trim_end() == generated.trim_end(),
+        "openapi/{file} differs from the contract the code generates; {REGENERATE}"
+    );
+}
+
+#[test]
+fn the_committed_json_document_matches_the_code() {
+    check("openapi.json", todo_api::api::document().spec());
+}
+
+#[test]
+fn the_committed_yaml_document_matches_the_code() {
+    check("openapi.yaml", todo_api::api::document().spec_yaml());
+}
+
+#[tokio::test]
+async fn the_server_serves_the_committed_document() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+
+    let served: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    let generated: Value = serde_json::from_str(&todo_api::api::document().spec()).unwrap();
+    assert!(
+        served == generated,
+        "/openapi.json differs from the generated document"
+    );
+}
+
+#[test]
+fn the_document_declares_the_contract_clients_are_generated_from() {
+    let doc: Value = serde_json::from_str(&todo_api::api::document().spec()).unwrap();
+
+    let mut operation_ids: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .filter_map(|op| op["operationId"].as_str())
+        .collect();
+    operation_ids.sort_unstable();
+    assert_eq!(
+        operation_ids,
+        [
+            "createTask",
+            "deleteTask",
+            "getTask",
+            "health",
+            "listTasks",
+            "replaceTask",
+            "toggleTaskComplete",
+            "updateTask"
+        ]
+    );
+    for name in [
+        "Task",
+        "TaskCreate",
+        "TaskReplace",
+        "TaskUpdate",
+        "TaskList",
+        "Error",
+    ] {
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "schema {name}"
+        );
+    }
+    assert_eq!(
+        doc["components"]["schemas"]["Task"]["properties"]["id"]["format"],
+        "int64"
+    );
+    assert_eq!(
+        doc["components"]["schemas"]["Task"]["properties"]["description"]["nullable"],
+        true
+    );
+    let scheme = doc["components"]["securitySchemes"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap();
+    assert_eq!(scheme["scheme"], "bearer");
+    assert_eq!(scheme["bearerFormat"], "JWT");
+    // Every task operation documents the error shape for each failure a client can get.
+    let get = &doc["paths"]["/api/{user_id}/tasks/{task_id}"]["get"];
+    for status in ["401", "403", "404", "422", "500", "503"] {
+        let schema = &get["responses"][status]["content"]["application/json; charset=utf-8"]["schema"]
+            ["$ref"];
+        assert_eq!(schema, "#/components/schemas/Error", "getTask {status}");
+    }
+}
