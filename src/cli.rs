@@ -1,15 +1,22 @@
-//! The command line: `serve` (default), `openapi`, `token` and `migrate`.
+//! The command line: `serve` (default), `openapi`, `token`, `migrate` and `migrate-data`.
 
-use std::{path::PathBuf, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::{
     api,
-    auth::dev_token,
+    auth::{
+        TokenAlgorithm,
+        dev_token::{self, DevSigningKey},
+    },
     config::{Overrides, Settings},
     startup::{self, Application},
+    store::{postgres::connect::redact, transfer},
     telemetry,
 };
 
@@ -35,17 +42,34 @@ pub enum Command {
         #[arg(long)]
         yaml: bool,
     },
-    /// Mint a development HS256 token signed with the configured secret.
+    /// Mint a development token: HS256 with the configured secret, or EdDSA with a local
+    /// Ed25519 key (`--ed25519-key`) whose JWKS `--jwks` prints for `auth.jwks_path`.
     Token {
         /// The user id (`sub`) the token authenticates.
-        #[arg(long)]
-        user: String,
+        #[arg(long, required_unless_present = "jwks")]
+        user: Option<String>,
         /// Lifetime, such as 15m, 1h or 7d.
         #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
         ttl: Duration,
+        /// Sign with EdDSA using this Ed25519 private key (PKCS#8 PEM); created if missing.
+        #[arg(long, value_name = "FILE")]
+        ed25519_key: Option<PathBuf>,
+        /// Print the JWKS with the public half of --ed25519-key instead of a token.
+        #[arg(long, requires = "ed25519_key", conflicts_with = "user")]
+        jwks: bool,
     },
     /// Create the database if needed and apply pending schema migrations, then exit.
     Migrate,
+    /// Copy every task, ids and timestamps intact, from one database into another, empty one
+    /// (for example from a SQLite file to PostgreSQL). Stop the servers writing to the source first.
+    MigrateData {
+        /// Source: a SQLite path or sqlite:// URL, or a postgres:// URL.
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// Target (created and migrated if needed; must hold no task): same forms as --from.
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
 }
 
 #[derive(Debug, Default, clap::Args)]
@@ -56,7 +80,7 @@ pub struct ServeArgs {
     /// Port to listen on.
     #[arg(long)]
     pub port: Option<u16>,
-    /// SQLite path or sqlite:// URL.
+    /// SQLite path or sqlite:// URL, or postgres:// URL.
     #[arg(long)]
     pub database_url: Option<String>,
 }
@@ -78,31 +102,25 @@ pub fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Token { user, ttl } => {
-            let settings = Settings::load(cli.config.as_deref(), &Overrides::default())?;
-            let secret = settings
-                .auth
-                .secret
-                .as_ref()
-                .context("no secret configured: set BETTER_AUTH_SECRET")?;
-            let token = dev_token::mint_hs256(
-                secret,
-                &user,
-                ttl,
-                settings.auth.issuer.as_deref(),
-                &settings.auth.audience,
-            )?;
-            println!("{token}");
-            Ok(())
-        }
+        Command::Token {
+            user,
+            ttl,
+            ed25519_key,
+            jwks,
+        } => token(cli.config.as_deref(), user, ttl, ed25519_key, jwks),
         Command::Migrate => {
             let settings = Settings::load(cli.config.as_deref(), &Overrides::default())?;
             telemetry::init(&settings.log.filter, settings.log.format);
             runtime()?.block_on(async {
-                startup::open_sqlite(&settings).await?;
-                println!("database {} is up to date", settings.database.url);
+                startup::open_store(&settings.database.url, &settings.database).await?;
+                println!("database {} is up to date", redact(&settings.database.url));
                 anyhow::Ok(())
             })
+        }
+        Command::MigrateData { from, to } => {
+            let settings = Settings::load(cli.config.as_deref(), &Overrides::default())?;
+            telemetry::init(&settings.log.filter, settings.log.format);
+            runtime()?.block_on(migrate_data(&settings, &from, &to))
         }
         Command::Serve(args) => {
             let overrides = Overrides {
@@ -112,7 +130,12 @@ pub fn main() -> anyhow::Result<()> {
             };
             let settings = Settings::load(cli.config.as_deref(), &overrides)?;
             telemetry::init(&settings.log.filter, settings.log.format);
-            if settings.uses_dev_secret() {
+            if settings.uses_dev_secret()
+                && settings
+                    .auth
+                    .accepted_algorithms()
+                    .contains(&TokenAlgorithm::Hs256)
+            {
                 tracing::warn!(
                     "running with the development secret from config.toml: set BETTER_AUTH_SECRET before exposing this server"
                 );
@@ -120,6 +143,65 @@ pub fn main() -> anyhow::Result<()> {
             runtime()?.block_on(serve(settings))
         }
     }
+}
+
+/// `todo-api token`: print a development token, or with `--jwks` the dev key's JWKS.
+fn token(
+    config: Option<&Path>,
+    user: Option<String>,
+    ttl: Duration,
+    ed25519_key: Option<PathBuf>,
+    print_jwks: bool,
+) -> anyhow::Result<()> {
+    let key = match &ed25519_key {
+        Some(path) => {
+            let (key, created) = DevSigningKey::load_or_create(path)?;
+            if created {
+                eprintln!("created a new Ed25519 key in {}", path.display());
+            }
+            Some(key)
+        }
+        None => None,
+    };
+    if let (true, Some(key)) = (print_jwks, &key) {
+        println!("{}", serde_json::to_string_pretty(&key.jwks())?);
+        return Ok(());
+    }
+    let user = user.context("--user is required")?;
+    let settings = Settings::load(config, &Overrides::default())?;
+    let issuer = settings.auth.expected_issuer();
+    let audience = settings.auth.expected_audience();
+    let token = match key {
+        Some(key) => key.mint(&user, ttl, issuer.as_deref(), &audience)?,
+        None => {
+            let secret = settings.auth.secret.as_ref().context(
+                "no secret configured: set BETTER_AUTH_SECRET, or sign with --ed25519-key FILE",
+            )?;
+            dev_token::mint_hs256(secret, &user, ttl, issuer.as_deref(), &audience)?
+        }
+    };
+    println!("{token}");
+    Ok(())
+}
+
+async fn migrate_data(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()> {
+    let source = startup::open_store(from, &settings.database)
+        .await
+        .with_context(|| format!("source {}", redact(from)))?;
+    let target = startup::open_store(to, &settings.database)
+        .await
+        .with_context(|| format!("target {}", redact(to)))?;
+    let report = transfer::copy_all(&source, &target)
+        .await
+        .context("moving the tasks (the target is left unchanged)")?;
+    println!(
+        "copied {} tasks from {} to {}; new ids start after {}",
+        report.tasks,
+        redact(from),
+        redact(to),
+        report.high_water
+    );
+    Ok(())
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {

@@ -21,10 +21,11 @@ use tracing::Instrument;
 
 use crate::{
     api::{self, body::MaxBodyBytes, error::render},
-    auth::TokenVerifier,
-    config::Settings,
+    auth::{TokenVerifier, jwks},
+    config::{AuthSettings, ConfigError, DatabaseSettings, Settings},
     store::{
-        SqliteStore, StoreError, TaskStore,
+        AnyStore, PgStore, SqliteStore, StoreError, TaskStore,
+        postgres::{self, PgOptions},
         sqlite::{self, SqliteOptions},
     },
 };
@@ -32,7 +33,9 @@ use crate::{
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("unsupported DATABASE_URL {0:?}: use a file path or a sqlite:// URL")]
+    #[error(
+        "unsupported DATABASE_URL {0:?}: use a file path, a sqlite:// URL or a postgres:// URL"
+    )]
     UnsupportedDatabaseUrl(String),
     #[error("cannot open the database: {0}")]
     Store(#[from] StoreError),
@@ -41,6 +44,8 @@ pub enum StartupError {
         addr: String,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
 }
 
 /// A bound, ready-to-run server.
@@ -54,8 +59,11 @@ pub struct Application {
 impl Application {
     /// Open the store (creating and migrating it), build the app and bind the listener.
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
-        let store = open_sqlite(settings).await?;
-        let app = build_app(store, settings);
+        settings.auth.require_token_source()?;
+        let app = match open_store(&settings.database.url, &settings.database).await? {
+            AnyStore::Sqlite(store) => build_app(store, settings),
+            AnyStore::Postgres(store) => build_app(store, settings),
+        };
         let bind_addr = format!("{}:{}", settings.server.host, settings.server.port);
         let acceptor = TcpListener::bind(bind_addr.clone())
             .into_acceptor()
@@ -96,16 +104,35 @@ impl Application {
     }
 }
 
+/// Open (creating and migrating) the database `url` names: PostgreSQL for `postgres://` and
+/// `postgresql://` URLs, SQLite for a path or `sqlite://` URL.
+pub async fn open_store(url: &str, db: &DatabaseSettings) -> Result<AnyStore, StartupError> {
+    if postgres::connect::is_postgres_url(url) {
+        let options = PgOptions {
+            url: url.to_owned(),
+            pool_size: db.pool_size,
+            acquire_timeout: db.busy_timeout(),
+            connect_timeout: db.connect_timeout(),
+            statement_timeout: db.statement_timeout(),
+        };
+        return Ok(AnyStore::Postgres(PgStore::connect(&options).await?));
+    }
+    Ok(AnyStore::Sqlite(open_sqlite_at(url, db).await?))
+}
+
 /// Open the SQLite database named by `database.url`, off the async runtime.
 pub async fn open_sqlite(settings: &Settings) -> Result<SqliteStore, StartupError> {
-    let url = &settings.database.url;
+    open_sqlite_at(&settings.database.url, &settings.database).await
+}
+
+async fn open_sqlite_at(url: &str, db: &DatabaseSettings) -> Result<SqliteStore, StartupError> {
     let path = sqlite::path_from_url(url)
-        .ok_or_else(|| StartupError::UnsupportedDatabaseUrl(url.clone()))?;
+        .ok_or_else(|| StartupError::UnsupportedDatabaseUrl(postgres::connect::redact(url)))?;
     let options = SqliteOptions {
         path,
-        pool_size: settings.database.pool_size,
-        busy_timeout: settings.database.busy_timeout(),
-        synchronous: settings.database.synchronous.clone(),
+        pool_size: db.pool_size,
+        busy_timeout: db.busy_timeout(),
+        synchronous: db.synchronous.clone(),
     };
     let store = tokio::task::spawn_blocking(move || SqliteStore::open(&options))
         .await
@@ -130,7 +157,7 @@ pub fn build_app<S: TaskStore>(store: S, settings: &Settings) -> BoxEndpoint<'st
         .allow_headers(["authorization", "content-type"])
         .expose_headers(["location", "retry-after", "www-authenticate"])
         .max_age(600);
-    let verifier = Arc::new(TokenVerifier::from_settings(&settings.auth));
+    let verifier = token_verifier(&settings.auth);
 
     routes
         .with(CatchPanic::new())
@@ -141,6 +168,28 @@ pub fn build_app<S: TaskStore>(store: S, settings: &Settings) -> BoxEndpoint<'st
         .around(log_request)
         .map_to_response()
         .boxed()
+}
+
+/// The token verifier. With a JWKS source, a background task loads the keys at once (the server
+/// starts even if the issuer is down; tokens it cannot check yet get 503) and then refreshes them
+/// every `auth.jwks_refresh_secs`, for as long as the app lives.
+fn token_verifier(settings: &AuthSettings) -> Arc<TokenVerifier> {
+    let verifier = Arc::new(TokenVerifier::from_settings(settings));
+    let accepted: Vec<&str> = verifier.accepted().iter().map(|a| a.name()).collect();
+    let source = verifier.jwks().map(|j| j.source().describe());
+    tracing::info!(?accepted, jwks = ?source, issuer = ?verifier.rules().issuer, "token verification");
+    if settings.uses_dev_secret() && source.is_some() && !accepted.contains(&"HS256") {
+        tracing::warn!(
+            "HS256 is off: the only secret is config.toml's development secret; set BETTER_AUTH_SECRET to accept HS256 tokens"
+        );
+    }
+    if let Some(cache) = verifier.jwks() {
+        match tokio::runtime::Handle::try_current() {
+            Ok(_) => drop(jwks::spawn_refresh(cache, settings.jwks_refresh())),
+            Err(_) => tracing::error!("no async runtime: the JWKS will never be loaded"),
+        }
+    }
+    verifier
 }
 
 /// One log line per request: method, route template, status, latency and, once authenticated,

@@ -212,8 +212,17 @@ fn render_error(err: poem::Error) -> Response {
                     status,
                 );
             }
+            StatusCode::FORBIDDEN => ApiError::Forbidden(body(
+                ErrorCode::AuthForbidden,
+                "request refused (origin not allowed)",
+            )),
             s if s.is_client_error() => {
-                ApiError::bad_request(s.canonical_reason().unwrap_or("bad request").to_owned())
+                // Keep the status the framework chose; describe it with the generic code.
+                return with_status(
+                    ErrorCode::BadRequest,
+                    s.canonical_reason().unwrap_or("bad request"),
+                    s,
+                );
             }
             _ => {
                 tracing::error!(error = %err, %status, "unhandled error");

@@ -1,24 +1,33 @@
 //! Authentication: turning a bearer JWT into an authenticated user, and nothing else.
 //!
-//! `TokenVerifier` is the one type that knows which keys and algorithms are trusted. It accepts
-//! only the algorithms configured for each key (an HS256 token is never checked against anything
-//! but the shared secret), requires `exp` and `sub`, honours `nbf`, and checks `iss`/`aud` when
-//! configured. Rejection reasons are logged at debug level and never sent to clients in detail.
+//! `TokenVerifier` is the one type that knows which keys and algorithms are trusted. An HS256
+//! token is only ever checked against the shared secret, and an asymmetric one (EdDSA, ES256,
+//! ES512, RS256, PS256) only against the published key its `kid` names, when that key's type and
+//! declared `alg` fit the token's `alg`: no algorithm confusion. Every token, whatever signed it,
+//! then passes the same claim checks (`claims.rs`). Rejection reasons are logged at debug level
+//! and never sent to clients in detail.
 
+mod claims;
 pub mod dev_token;
+pub mod jwks;
 
-use std::time::Duration;
+use std::{fmt, str::FromStr, sync::Arc};
 
-use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use jsonwebtoken::{Algorithm, DecodingKey};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 use crate::{config::AuthSettings, domain::UserId};
 
+pub use claims::ClaimRules;
+pub use jwks::{JwksCache, KeySource};
+
 /// Tokens longer than this are rejected before any parsing (Better Auth's are well under 2 KiB).
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
-/// The authenticated caller, as handlers see it.
+/// The authenticated caller, as handlers see it: the token's subject, plus the user's email and
+/// name when the token carries them (Better Auth copies the user record into its tokens).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthenticatedUser {
     pub user_id: UserId,
@@ -30,7 +39,7 @@ pub struct AuthenticatedUser {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
     /// The token is malformed, badly signed, expired, not yet valid, for another issuer or
-    /// audience, or uses an algorithm we do not accept. The reason is for logs only.
+    /// audience, or uses an algorithm or key we do not accept. The reason is for logs only.
     #[error("invalid token: {0}")]
     Invalid(String),
     /// The token may be fine, but the keys needed to check it cannot be fetched right now.
@@ -38,100 +47,291 @@ pub enum AuthError {
     KeysUnavailable(String),
 }
 
-/// The claims we read. Better Auth adds the user record (`email`, `name`, …) beside the
-/// registered claims; everything else is ignored.
-#[derive(Debug, Deserialize)]
-struct Claims {
-    sub: String,
-    iat: Option<i64>,
-    email: Option<String>,
-    name: Option<String>,
+fn invalid(reason: impl Into<String>) -> AuthError {
+    AuthError::Invalid(reason.into())
 }
 
-/// Verifies bearer tokens against the configured keys.
+/// The signing algorithms we can verify: HS256 with the shared secret, and every asymmetric
+/// one Better Auth's `jwt` plugin can issue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenAlgorithm {
+    Hs256,
+    EdDsa,
+    Es256,
+    Es512,
+    Rs256,
+    Ps256,
+}
+
+impl TokenAlgorithm {
+    /// The asymmetric algorithms, in Better Auth's order (EdDSA is its default).
+    pub const ASYMMETRIC: [Self; 5] = [
+        Self::EdDsa,
+        Self::Es256,
+        Self::Es512,
+        Self::Rs256,
+        Self::Ps256,
+    ];
+
+    /// The JWA name, as in a token header or a JWK's `alg`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Hs256 => "HS256",
+            Self::EdDsa => "EdDSA",
+            Self::Es256 => "ES256",
+            Self::Es512 => "ES512",
+            Self::Rs256 => "RS256",
+            Self::Ps256 => "PS256",
+        }
+    }
+
+    /// jsonwebtoken's name for it; `None` for ES512, which jsonwebtoken 11 cannot verify.
+    fn jsonwebtoken(self) -> Option<Algorithm> {
+        match self {
+            Self::Hs256 => Some(Algorithm::HS256),
+            Self::EdDsa => Some(Algorithm::EdDSA),
+            Self::Es256 => Some(Algorithm::ES256),
+            Self::Es512 => None,
+            Self::Rs256 => Some(Algorithm::RS256),
+            Self::Ps256 => Some(Algorithm::PS256),
+        }
+    }
+}
+
+impl FromStr for TokenAlgorithm {
+    type Err = String;
+
+    /// Exact JWA names only: `none`, `hs256` or `ES384` are not algorithms we accept.
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        [Self::Hs256]
+            .into_iter()
+            .chain(Self::ASYMMETRIC)
+            .find(|alg| alg.name() == name)
+            .ok_or_else(|| {
+                format!("unsupported algorithm {name:?}: expected HS256, EdDSA, ES256, ES512, RS256 or PS256")
+            })
+    }
+}
+
+impl fmt::Display for TokenAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The JOSE header members we read. `jku`, `x5u` and `jwk` are deliberately ignored: keys come
+/// from our configuration, never from the token.
+#[derive(Debug, Deserialize)]
+struct Header {
+    alg: String,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    crit: Option<serde_json::Value>,
+}
+
+/// A compact JWS split into its parts, each base64url-decoded strictly (no padding, no stray bits).
+struct CompactToken<'a> {
+    header: Header,
+    /// `header.payload`, the bytes the signature covers.
+    signing_input: &'a str,
+    payload: Vec<u8>,
+    signature_b64: &'a str,
+    signature: Vec<u8>,
+}
+
+impl<'a> CompactToken<'a> {
+    fn parse(token: &'a str) -> Result<Self, AuthError> {
+        let mut parts = token.split('.');
+        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(invalid("not a compact JWS (three dot-separated parts)"));
+        };
+        let decode = |part: &str, what: &str| {
+            URL_SAFE_NO_PAD
+                .decode(part)
+                .map_err(|e| invalid(format!("{what} is not base64url: {e}")))
+        };
+        let header: Header = serde_json::from_slice(&decode(header_b64, "header")?)
+            .map_err(|e| invalid(format!("header is not a JOSE header: {e}")))?;
+        let signature = decode(signature_b64, "signature")?;
+        if signature.is_empty() {
+            return Err(invalid("unsigned token"));
+        }
+        Ok(Self {
+            header,
+            signing_input: &token[..header_b64.len() + 1 + payload_b64.len()],
+            payload: decode(payload_b64, "payload")?,
+            signature_b64,
+            signature,
+        })
+    }
+}
+
+/// Verifies bearer tokens against the configured secret and published keys.
 pub struct TokenVerifier {
     hs256: Option<DecodingKey>,
-    issuer: Option<String>,
-    audience: Vec<String>,
-    leeway: Duration,
+    accepted: Vec<TokenAlgorithm>,
+    jwks: Option<Arc<JwksCache>>,
+    rules: ClaimRules,
 }
 
 impl TokenVerifier {
+    /// Build the verifier. The JWKS, when configured, starts empty: `JwksCache::refresh` (run by
+    /// the start-up task, see `startup::token_verifier`) loads it.
     pub fn from_settings(settings: &AuthSettings) -> Self {
+        let jwks = match settings.jwks_source() {
+            Ok(Some(source)) => Some(Arc::new(JwksCache::new(
+                KeySource::from_setting(source, settings),
+                settings.jwks_refetch_cooldown(),
+            ))),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::error!(error = %e, "no JWKS: its configuration is invalid");
+                None
+            }
+        };
+        let accepted = settings.accepted_algorithms();
+        let hs256 = settings
+            .secret
+            .as_ref()
+            .filter(|_| accepted.contains(&TokenAlgorithm::Hs256))
+            .map(|s| DecodingKey::from_secret(s.expose_secret().as_bytes()));
         Self {
-            hs256: settings
-                .secret
-                .as_ref()
-                .map(|s| DecodingKey::from_secret(s.expose_secret().as_bytes())),
-            issuer: settings.issuer.clone(),
-            audience: settings.audience.clone(),
-            leeway: Duration::from_secs(settings.leeway_secs),
+            hs256,
+            accepted,
+            jwks,
+            rules: ClaimRules {
+                issuer: settings.expected_issuer(),
+                audience: settings.expected_audience(),
+                leeway_secs: settings.leeway_secs.min(i64::MAX as u64) as i64,
+            },
         }
+    }
+
+    /// The published-key cache, when a JWKS source is configured.
+    pub fn jwks(&self) -> Option<&Arc<JwksCache>> {
+        self.jwks.as_ref()
+    }
+
+    /// The algorithms this verifier accepts.
+    pub fn accepted(&self) -> &[TokenAlgorithm] {
+        &self.accepted
+    }
+
+    /// The claim checks every token passes.
+    pub fn rules(&self) -> &ClaimRules {
+        &self.rules
     }
 
     /// Verify `token` and return who it authenticates.
     pub async fn verify(&self, token: &str) -> Result<AuthenticatedUser, AuthError> {
         if token.len() > MAX_TOKEN_BYTES {
-            return Err(AuthError::Invalid(format!(
+            return Err(invalid(format!(
                 "token is {} bytes, over the {MAX_TOKEN_BYTES} byte limit",
                 token.len()
             )));
         }
-        let header = decode_header(token).map_err(|e| AuthError::Invalid(e.to_string()))?;
-        let key = match header.alg {
-            Algorithm::HS256 => self
-                .hs256
-                .as_ref()
-                .ok_or_else(|| AuthError::Invalid("HS256 is not accepted".into()))?,
-            other => {
-                return Err(AuthError::Invalid(format!(
-                    "algorithm {other:?} is not accepted"
-                )));
-            }
+        let token = CompactToken::parse(token)?;
+        if token.header.crit.is_some() {
+            return Err(invalid("header has `crit` extensions we do not understand"));
+        }
+        let alg = token
+            .header
+            .alg
+            .parse::<TokenAlgorithm>()
+            .ok()
+            .filter(|alg| self.accepted.contains(alg))
+            .ok_or_else(|| invalid(format!("algorithm {:?} is not accepted", token.header.alg)))?;
+        let signed = match alg {
+            TokenAlgorithm::Hs256 => self.check_hs256(&token)?,
+            _ => self.check_published(alg, &token).await?,
         };
-        self.check_claims(token, key, header.alg)
+        if !signed {
+            return Err(invalid(format!("{alg} signature does not verify")));
+        }
+        self.rules
+            .check(&token.payload, chrono::Utc::now().timestamp())
     }
 
-    /// Signature and claim checks shared by every key type.
-    fn check_claims(
+    fn check_hs256(&self, token: &CompactToken<'_>) -> Result<bool, AuthError> {
+        let secret = self
+            .hs256
+            .as_ref()
+            .ok_or_else(|| invalid("HS256 is not accepted"))?;
+        Ok(jsonwebtoken::crypto::verify(
+            token.signature_b64,
+            token.signing_input.as_bytes(),
+            secret,
+            Algorithm::HS256,
+        )
+        .unwrap_or(false))
+    }
+
+    async fn check_published(
         &self,
-        token: &str,
-        key: &DecodingKey,
-        alg: Algorithm,
-    ) -> Result<AuthenticatedUser, AuthError> {
-        let mut validation = Validation::new(alg);
-        validation.leeway = self.leeway.as_secs();
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp", "sub"]);
-        match &self.issuer {
-            Some(iss) => validation.set_issuer(&[iss]),
-            None => validation.iss = None,
+        alg: TokenAlgorithm,
+        token: &CompactToken<'_>,
+    ) -> Result<bool, AuthError> {
+        let jwks = self
+            .jwks
+            .as_ref()
+            .ok_or_else(|| invalid(format!("{alg} needs a JWKS and none is configured")))?;
+        let kid = token
+            .header
+            .kid
+            .as_deref()
+            .ok_or_else(|| invalid(format!("{alg} token without a kid")))?;
+        let key = jwks.key(kid).await?;
+        if !key.supports(alg) {
+            return Err(invalid(format!(
+                "key {kid:?} ({}) cannot verify {alg}",
+                key.describe()
+            )));
         }
-        if self.audience.is_empty() {
-            // Better Auth always sets `aud`; without a configured audience we do not judge it.
-            validation.validate_aud = false;
-        } else {
-            validation.set_audience(&self.audience);
+        Ok(key.verify(
+            alg,
+            token.signing_input.as_bytes(),
+            token.signature_b64,
+            &token.signature,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn algorithm_names_are_exact_jwa_names() {
+        for alg in TokenAlgorithm::ASYMMETRIC
+            .into_iter()
+            .chain([TokenAlgorithm::Hs256])
+        {
+            assert_eq!(alg.name().parse::<TokenAlgorithm>(), Ok(alg));
         }
-        let data = decode::<Claims>(token, key, &validation)
-            .map_err(|e| AuthError::Invalid(e.to_string()))?;
-        let claims = data.claims;
-        if let Some(iat) = claims.iat {
-            let now = chrono::Utc::now().timestamp();
-            if iat > now + self.leeway.as_secs() as i64 {
-                return Err(AuthError::Invalid(
-                    "token issued in the future (iat)".into(),
-                ));
-            }
+        for name in ["none", "None", "hs256", "ES384", "RS512", "HS384", ""] {
+            assert!(name.parse::<TokenAlgorithm>().is_err(), "{name}");
         }
-        if claims.sub.is_empty() {
-            return Err(AuthError::Invalid("empty sub claim".into()));
+    }
+
+    #[test]
+    fn a_token_must_have_exactly_three_strict_base64url_parts() {
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"EdDSA","kid":"k"}"#);
+        let payload = URL_SAFE_NO_PAD.encode(br#"{"sub":"a"}"#);
+        let ok = format!("{header}.{payload}.c2ln");
+        assert!(CompactToken::parse(&ok).is_ok());
+        for bad in [
+            format!("{header}.{payload}"),
+            format!("{header}.{payload}.c2ln.x"),
+            format!("{header}.{payload}."),
+            format!("{header}=.{payload}.c2ln"),
+            format!("{header}.{payload}.c2ln="),
+            format!("{header}.@@@.c2ln"),
+            format!("{payload}.{payload}.c2ln"),
+        ] {
+            assert!(CompactToken::parse(&bad).is_err(), "{bad}");
         }
-        Ok(AuthenticatedUser {
-            user_id: UserId::new(claims.sub),
-            email: claims.email,
-            name: claims.name,
-        })
     }
 }

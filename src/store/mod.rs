@@ -3,13 +3,34 @@
 //! Every operation takes the owner, so a query can never reach another user's rows: a task that
 //! exists but belongs to someone else is indistinguishable from one that does not exist.
 
+pub mod postgres;
 pub mod sqlite;
+pub mod transfer;
 
 use std::future::Future;
 
 use crate::domain::{NewTask, Task, TaskChanges, TaskId, UserId};
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+
+/// An opened backend, whichever `DATABASE_URL` chose. Handlers never see this: start-up matches
+/// on it and builds the app over the concrete store.
+#[derive(Clone)]
+pub enum AnyStore {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+impl AnyStore {
+    /// Cheap round trip, whichever the backend.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(s) => s.ping().await,
+            Self::Postgres(s) => s.ping().await,
+        }
+    }
+}
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]

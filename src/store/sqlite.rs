@@ -364,6 +364,148 @@ impl TaskStore for SqliteStore {
     }
 }
 
+/// Bulk access for data moves (`todo-api migrate-data`): not part of the owner-scoped port.
+impl SqliteStore {
+    /// Every task with an id above `after`, in id order, at most `limit` of them.
+    pub async fn tasks_after(&self, after: TaskId, limit: i64) -> Result<Vec<Task>, StoreError> {
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "SELECT {TASK_COLUMNS} FROM tasks WHERE id > ?1 ORDER BY id LIMIT ?2"
+                ))
+                .map_err(map_error)?;
+            let rows = stmt
+                .query_map(params![after, limit], task_from_row)
+                .map_err(map_error)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(map_error)
+        })
+        .await
+    }
+
+    /// The highest id ever handed out (0 if none), deleted tasks included.
+    pub async fn id_high_water(&self) -> Result<TaskId, StoreError> {
+        self.read(|conn| {
+            conn.query_row(
+                "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'tasks'), 0)",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(map_error)
+        })
+        .await
+    }
+
+    /// Begin an import into this (empty) database: see `SqliteImport`.
+    pub async fn begin_import(&self) -> Result<SqliteImport, StoreError> {
+        let pool = self.writer.clone();
+        let conn = tokio::task::spawn_blocking(move || {
+            let conn = pool.get().map_err(pool_error)?;
+            conn.execute_batch("BEGIN IMMEDIATE").map_err(map_error)?;
+            let mut import = SqliteImport { conn: Some(conn) };
+            let has_tasks: bool = import
+                .conn()
+                .query_row("SELECT EXISTS (SELECT 1 FROM tasks)", [], |r| r.get(0))
+                .map_err(map_error)?;
+            if has_tasks {
+                return Err(StoreError::Internal(
+                    "the target database already has tasks: import only into an empty one".into(),
+                ));
+            }
+            Ok(import.conn.take())
+        })
+        .await
+        .map_err(|e| StoreError::Internal(Box::new(e)))??;
+        Ok(SqliteImport { conn })
+    }
+}
+
+/// An import in progress: one write transaction, so the data appears all at once or not at all.
+/// Dropping it without `commit` rolls everything back.
+pub struct SqliteImport {
+    conn: Option<PooledConnection<SqliteConnectionManager>>,
+}
+
+impl SqliteImport {
+    fn conn(&mut self) -> &mut PooledConnection<SqliteConnectionManager> {
+        self.conn.as_mut().expect("import still open")
+    }
+
+    /// Run `f` on the import's connection on the blocking pool.
+    async fn with_conn<T, F>(&mut self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let conn = self.conn.take().expect("import still open");
+        let (conn, result) = tokio::task::spawn_blocking(move || {
+            let result = f(&conn);
+            (conn, result)
+        })
+        .await
+        .map_err(|e| StoreError::Internal(Box::new(e)))?;
+        self.conn = Some(conn);
+        result
+    }
+
+    /// Insert tasks exactly as given (ids and timestamps included).
+    pub async fn insert(&mut self, tasks: Vec<Task>) -> Result<(), StoreError> {
+        self.with_conn(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "INSERT INTO tasks ({TASK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                ))
+                .map_err(map_error)?;
+            for t in &tasks {
+                stmt.execute(params![
+                    t.id,
+                    t.user_id,
+                    t.title,
+                    t.description,
+                    t.complete,
+                    t.created_at_ms,
+                    t.updated_at_ms
+                ])
+                .map_err(map_error)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Move the id counter past `high_water` (inserting already moved it past every imported
+    /// id), then commit.
+    pub async fn commit(mut self, high_water: TaskId) -> Result<(), StoreError> {
+        self.with_conn(move |conn| {
+            conn.execute(
+                "UPDATE sqlite_sequence SET seq = MAX(seq, ?1) WHERE name = 'tasks'",
+                [high_water],
+            )
+            .map_err(map_error)?;
+            conn.execute(
+                "INSERT INTO sqlite_sequence (name, seq) SELECT 'tasks', ?1 \
+                 WHERE ?1 > 0 AND NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'tasks')",
+                [high_water],
+            )
+            .map_err(map_error)?;
+            conn.execute_batch("COMMIT").map_err(map_error)
+        })
+        .await?;
+        self.conn.take();
+        Ok(())
+    }
+}
+
+impl Drop for SqliteImport {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take()
+            && !conn.is_autocommit()
+        {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
 /// Parse `DATABASE_URL` forms that mean SQLite: a plain path, `sqlite://path` or `sqlite:path`.
 pub fn path_from_url(url: &str) -> Option<PathBuf> {
     let path = url

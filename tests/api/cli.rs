@@ -129,6 +129,22 @@ fn flags_beat_environment_which_beats_the_config_file() {
 }
 
 #[test]
+fn without_a_config_file_the_built_in_defaults_apply() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let mut cmd = todo_api(dir.path());
+    cmd.env("PORT", "0");
+    let (child, url) = start(cmd);
+
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert!(stop(child).success());
+    assert!(
+        dir.path().join("data/todo.db").exists(),
+        "default database path"
+    );
+}
+
+#[test]
 fn the_environment_overrides_auth_settings_in_the_file() {
     let dir = tempfile::tempdir().unwrap();
     write_config(

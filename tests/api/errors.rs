@@ -9,9 +9,14 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, assert_error};
 
+#[rstest]
 #[tokio::test]
-async fn malformed_json_is_a_400_bad_request() {
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+async fn malformed_json_is_a_400_bad_request(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
 
     for raw in [
         "{",
@@ -36,9 +41,14 @@ async fn malformed_json_is_a_400_bad_request() {
     }
 }
 
+#[rstest]
 #[tokio::test]
-async fn a_missing_or_wrong_content_type_or_empty_body_is_a_400() {
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+async fn a_missing_or_wrong_content_type_or_empty_body_is_a_400(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     let url = app.url("/api/alice/tasks");
     let token = app.token("alice");
 
@@ -96,9 +106,14 @@ async fn a_patch_with_no_field_is_a_400_and_changes_nothing(
     assert_eq!(after, task);
 }
 
+#[rstest]
 #[tokio::test]
-async fn a_request_without_a_bearer_token_is_a_401_auth_missing_with_a_bearer_challenge() {
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+async fn a_request_without_a_bearer_token_is_a_401_auth_missing_with_a_bearer_challenge(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
 
     let requests = [
         app.client.get(app.url("/api/alice/tasks")),
@@ -134,11 +149,16 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
+#[rstest]
 #[tokio::test]
-async fn an_invalid_token_is_a_401_auth_invalid_with_an_invalid_token_challenge() {
+async fn an_invalid_token_is_a_401_auth_invalid_with_an_invalid_token_challenge(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
     use base64::Engine as _;
     use jsonwebtoken::Algorithm::{HS256, HS384};
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     let secret = crate::helpers::TEST_SECRET;
     let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
     let valid = app.token("alice");
@@ -223,9 +243,14 @@ async fn an_invalid_token_is_a_401_auth_invalid_with_an_invalid_token_challenge(
     }
 }
 
+#[rstest]
 #[tokio::test]
-async fn a_token_expired_within_the_leeway_is_still_accepted() {
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+async fn a_token_expired_within_the_leeway_is_still_accepted(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     let token = sign(
         &json!({"sub": "alice", "exp": now() - 10}),
         jsonwebtoken::Algorithm::HS256,
@@ -323,9 +348,14 @@ async fn an_unknown_task_is_a_404_for_every_task_operation(
     }
 }
 
+#[rstest]
 #[tokio::test]
-async fn a_task_id_that_is_not_a_64_bit_integer_is_a_422_naming_the_parameter() {
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+async fn a_task_id_that_is_not_a_64_bit_integer_is_a_422_naming_the_parameter(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
 
     for id in [
         "abc",
@@ -345,9 +375,14 @@ async fn a_task_id_that_is_not_a_64_bit_integer_is_a_422_naming_the_parameter() 
     }
 }
 
+#[rstest]
 #[tokio::test]
-async fn an_unknown_route_is_a_404_and_a_wrong_method_a_405() {
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+async fn an_unknown_route_is_a_404_and_a_wrong_method_a_405(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
 
     for path in ["/nope", "/api", "/api/alice", "/api/alice/tasks/1/2/3"] {
         let resp = app.client.get(app.url(path)).send().await.unwrap();
@@ -369,11 +404,14 @@ async fn an_unknown_route_is_a_404_and_a_wrong_method_a_405() {
     }
 }
 
+#[rstest]
 #[tokio::test]
-async fn a_body_over_the_size_limit_is_a_413() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.server.max_body_bytes = 1024)
-        .await
-        .unwrap();
+async fn a_body_over_the_size_limit_is_a_413(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(app) = TestApp::spawn_with(backend, |s| s.server.max_body_bytes = 1024).await else {
+        return;
+    };
     let big = json!({"title": "x", "description": "d".repeat(2000)});
 
     let resp = app.create_task("alice", &big).await;
@@ -381,15 +419,56 @@ async fn a_body_over_the_size_limit_is_a_413() {
     assert_error(resp, StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE").await;
 }
 
+/// Another connection holding the write lock: a `BEGIN IMMEDIATE` on the SQLite file, or an
+/// `EXCLUSIVE` table lock in PostgreSQL (both still let readers through).
+enum WriteLock {
+    Sqlite(rusqlite::Connection),
+    Postgres(tokio_postgres::Client),
+}
+
+impl WriteLock {
+    async fn take(app: &TestApp) -> Self {
+        match app.backend {
+            Backend::Sqlite => {
+                let conn = rusqlite::Connection::open(app.sqlite_path()).unwrap();
+                conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+                Self::Sqlite(conn)
+            }
+            Backend::Postgres => {
+                let client = app.pg_schema().connect().await;
+                client
+                    .batch_execute("BEGIN; LOCK TABLE tasks IN EXCLUSIVE MODE")
+                    .await
+                    .unwrap();
+                Self::Postgres(client)
+            }
+        }
+    }
+
+    async fn release(self) {
+        match self {
+            Self::Sqlite(conn) => conn.execute_batch("ROLLBACK").unwrap(),
+            Self::Postgres(client) => client.batch_execute("ROLLBACK").await.unwrap(),
+        }
+    }
+}
+
+#[rstest]
 #[tokio::test]
-async fn a_database_locked_past_the_busy_timeout_is_a_503_with_retry_after_and_loses_nothing() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.database.busy_timeout_ms = 200)
-        .await
-        .unwrap();
+async fn a_database_locked_past_the_timeout_is_a_503_with_retry_after_and_loses_nothing(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(app) = TestApp::spawn_with(backend, |s| {
+        s.database.busy_timeout_ms = 200;
+        s.database.statement_timeout_ms = 200;
+    })
+    .await
+    else {
+        return;
+    };
     let task = app.create_task_ok("alice", "kept").await;
     // Another process holds the write lock.
-    let blocker = rusqlite::Connection::open(app.sqlite_path()).unwrap();
-    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let blocker = WriteLock::take(&app).await;
 
     let resp = app.create_task("alice", &json!({"title": "blocked"})).await;
 
@@ -400,23 +479,39 @@ async fn a_database_locked_past_the_busy_timeout_is_a_503_with_retry_after_and_l
     )
     .await;
     assert_eq!(headers["retry-after"], "1");
-    // Reads still work (WAL), and once the lock is released writes succeed again.
+    // Reads still work, and once the lock is released writes succeed again.
     assert_eq!(
         app.get_task("alice", &task["id"]).await.status(),
         StatusCode::OK
     );
-    blocker.execute_batch("ROLLBACK").unwrap();
+    blocker.release().await;
     tokio::time::sleep(Duration::from_millis(10)).await;
     app.create_task_ok("alice", "after").await;
     let list: Value = app.list_tasks("alice").await.json().await.unwrap();
     assert_eq!(list["count"], 2);
 }
 
+#[rstest]
 #[tokio::test]
-async fn an_unexpected_database_failure_is_a_500_that_reveals_nothing() {
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
-    let sabotage = rusqlite::Connection::open(app.sqlite_path()).unwrap();
-    sabotage.execute_batch("DROP TABLE tasks").unwrap();
+async fn an_unexpected_database_failure_is_a_500_that_reveals_nothing(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    match backend {
+        Backend::Sqlite => rusqlite::Connection::open(app.sqlite_path())
+            .unwrap()
+            .execute_batch("DROP TABLE tasks")
+            .unwrap(),
+        Backend::Postgres => app
+            .pg_schema()
+            .connect()
+            .await
+            .batch_execute("DROP TABLE tasks")
+            .await
+            .unwrap(),
+    }
 
     let resp = app.list_tasks("alice").await;
 

@@ -4,10 +4,13 @@
 mod helpers;
 
 mod auth;
+mod better_auth;
 mod cli;
 mod concurrency;
 mod errors;
+mod jwks;
 mod openapi;
 mod persistence;
+mod postgres;
 mod tasks;
 mod validation;

@@ -1,13 +1,19 @@
 //! Durability: tasks outlive the server process that wrote them.
 
 use reqwest::StatusCode;
+use rstest::rstest;
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp};
 
+#[rstest]
 #[tokio::test]
-async fn tasks_survive_a_restart_on_the_same_database_file() {
-    let mut first = TestApp::spawn(Backend::Sqlite).await.unwrap();
+async fn tasks_survive_a_restart_on_the_same_database(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(mut first) = TestApp::spawn(backend).await else {
+        return;
+    };
     let kept = first.create_task_ok("alice", "kept").await;
     let changed = first.create_task_ok("alice", "changed").await;
     first
@@ -22,7 +28,7 @@ async fn tasks_survive_a_restart_on_the_same_database_file() {
     let before: Value = first.list_tasks("alice").await.json().await.unwrap();
     first.stop().await;
 
-    let second = TestApp::start(first.settings.clone(), Backend::Sqlite, first.db_dir.take()).await;
+    let second = TestApp::start(first.settings.clone(), backend, first.db.take()).await;
     assert_ne!(second.address, first.address);
 
     let after: Value = second.list_tasks("alice").await.json().await.unwrap();

@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use rstest::rstest;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, assert_json_content_type, assert_timestamp};
+use crate::helpers::{Backend, TestApp, assert_error, assert_json_content_type, assert_timestamp};
 
 fn assert_task_shape(task: &Value) {
     let keys: Vec<&str> = task
@@ -342,9 +342,14 @@ async fn health_reports_ok_without_authentication(
     );
 }
 
+#[rstest]
 #[tokio::test]
-async fn the_docs_and_the_document_are_served_without_authentication() {
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+async fn the_docs_and_the_document_are_served_without_authentication(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
 
     for (path, content_type) in [
         ("/openapi.json", "application/json"),
@@ -366,9 +371,14 @@ async fn the_docs_and_the_document_are_served_without_authentication() {
     }
 }
 
+#[rstest]
 #[tokio::test]
-async fn cors_allows_the_front_end_origin() {
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+async fn cors_allows_the_front_end_origin(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
 
     let resp = app
         .client
@@ -413,4 +423,19 @@ async fn cors_allows_the_front_end_origin() {
         .await
         .unwrap();
     assert!(other.headers().get("access-control-allow-origin").is_none());
+    assert_error(other, StatusCode::FORBIDDEN, "AUTH_FORBIDDEN").await;
+
+    // Errors carry CORS headers too, so the front end can read a 401.
+    let unauthorized = app
+        .client
+        .get(app.url("/api/alice/tasks"))
+        .header("origin", "http://localhost:3000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        unauthorized.headers()["access-control-allow-origin"],
+        "http://localhost:3000"
+    );
+    assert_error(unauthorized, StatusCode::UNAUTHORIZED, "AUTH_MISSING").await;
 }

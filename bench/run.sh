@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Benchmark: start the release server on a fresh temporary database, seed it through the API with
+# BENCH_USERS x BENCH_TASKS tasks, drive each scenario over loopback with bench/loadgen, and print
+# one Markdown table. Not part of `cargo test`; see specs/performance.md for results.
+#
+#   bash bench/run.sh
+#
+# Knobs (environment):
+#   BENCH_DURATION=10     measured seconds per scenario
+#   BENCH_WARMUP=1        unmeasured seconds before each scenario
+#   BENCH_CONCURRENCY=50  connections, one request in flight on each
+#   BENCH_USERS=100       users seeded (each also has a token)
+#   BENCH_TASKS=100       tasks seeded per user
+#   BENCH_WRITERS=100     extra users that creates go to (keeps the seeded lists at BENCH_TASKS)
+#   BENCH_THREADS=1       load generator threads
+#   BENCH_SCENARIOS=ceiling,health,get,list,patch,create,mix,ceiling (ratios use the best ceiling)
+#   BENCH_SKIP_BUILD=1    use the existing binaries
+#   BENCH_NICE=-10        run the benchmark in its own session whose scheduler autogroup gets this
+#                         nice level (negative needs root). With sched_autogroup on, plain `nice`
+#                         does not outrank other sessions' compiles; this does, approximating a quiet
+#                         machine. Off by default: it slows everyone else for the length of the run.
+# Server settings pass through as usual, e.g. TODO_DATABASE__POOL_SIZE=4 or RUST_LOG=warn.
+# The server's log (stderr) goes to a file in the temporary folder, as it would in production.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${BENCH_DURATION:-10}
+WARMUP=${BENCH_WARMUP:-1}
+CONCURRENCY=${BENCH_CONCURRENCY:-50}
+USERS=${BENCH_USERS:-100}
+TASKS=${BENCH_TASKS:-100}
+WRITERS=${BENCH_WRITERS:-100}
+THREADS=${BENCH_THREADS:-1}
+SCENARIOS=${BENCH_SCENARIOS:-ceiling,health,get,list,patch,create,mix,ceiling}
+
+if [[ -n "${BENCH_NICE:-}" && -z "${BENCH_IN_SESSION:-}" ]]; then
+    BENCH_IN_SESSION=1 exec setsid -w bash "$0" "$@"
+fi
+NICE=()
+if [[ -n "${BENCH_NICE:-}" ]]; then
+    echo "$BENCH_NICE" >/proc/self/autogroup 2>/dev/null \
+        || echo "warning: cannot set the autogroup's nice level" >&2
+    NICE=(nice -n "$BENCH_NICE")
+fi
+
+SERVER=./target/release/todo-api
+LOADGEN=./bench/loadgen/target/release/todo-api-loadgen
+
+if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
+    echo "== building (release)" >&2
+    cargo build --release --quiet --bin todo-api >&2
+    cargo build --release --quiet --manifest-path bench/loadgen/Cargo.toml >&2
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/todo-bench.XXXXXX")
+server_pid=
+cleanup() {
+    if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
+        kill -TERM "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+echo "== minting $((USERS + WRITERS)) tokens" >&2
+mint() { # prefix count file
+    local i
+    : >"$3"
+    for ((i = 0; i < $2; i++)); do
+        local user
+        user=$(printf '%s%03d' "$1" "$i")
+        printf '%s %s\n' "$user" "$("$SERVER" token --user "$user" --ttl 2h)" >>"$3"
+    done
+}
+mint bench-u "$USERS" "$tmp/tokens.txt"
+mint bench-w "$WRITERS" "$tmp/writers.txt"
+
+echo "== starting $SERVER on a fresh database in $tmp" >&2
+"${NICE[@]}" "$SERVER" serve --host 127.0.0.1 --port 0 --database-url "$tmp/bench.db" \
+    >"$tmp/server.out" 2>"$tmp/server.log" &
+server_pid=$!
+addr=
+for _ in $(seq 1 200); do
+    addr=$(grep -o 'listening on http://127\.0\.0\.1:[0-9]*' "$tmp/server.out" 2>/dev/null \
+        | head -n1 | sed 's|.*http://||' || true)
+    [[ -n "$addr" ]] && break
+    if ! kill -0 "$server_pid" 2>/dev/null; then break; fi
+    sleep 0.05
+done
+if [[ -z "$addr" ]]; then
+    echo "server did not start; its log:" >&2
+    cat "$tmp/server.out" "$tmp/server.log" >&2 || true
+    exit 1
+fi
+
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || echo unknown)
+rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+dirty=$(git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null | wc -l || echo 0)
+echo "## todo-api benchmark $(date -u +%Y-%m-%dT%H:%MZ)"
+echo
+echo "- machine: $(nproc) CPUs ($cpu_model), $(free -g | awk '/^Mem:/{print $2}') GiB RAM, $(uname -sr)"
+echo "- server: $SERVER at $addr, pid $server_pid, commit $rev$([[ $dirty != 0 ]] && echo " + $dirty uncommitted file(s) in src/Cargo.*"), pool_size=${TODO_DATABASE__POOL_SIZE:-config.toml}, log filter=${RUST_LOG:-config.toml} (stderr to a file)"
+echo "- load: $CONCURRENCY connections, ${DURATION}s measured + ${WARMUP}s warm-up per scenario, loadgen threads=$THREADS, nice=${BENCH_NICE:-0}; seeded $USERS users x $TASKS tasks via POST"
+echo "- load average before: $(load)"
+echo
+
+"${NICE[@]}" "$LOADGEN" --addr "$addr" --pid "$server_pid" \
+    --tokens "$tmp/tokens.txt" --writer-tokens "$tmp/writers.txt" \
+    --tasks-per-user "$TASKS" --concurrency "$CONCURRENCY" \
+    --duration "$DURATION" --warmup "$WARMUP" --threads "$THREADS" \
+    --scenarios "$SCENARIOS"
+
+echo
+echo "- load average after: $(load)"
+if ! kill -0 "$server_pid" 2>/dev/null; then
+    echo "server died during the run; its log tail:" >&2
+    tail -n 20 "$tmp/server.log" >&2
+    exit 1
+fi
