@@ -101,7 +101,7 @@ dirty=$(git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null | wc -l 
 echo "## todo-api benchmark $(date -u +%Y-%m-%dT%H:%MZ)"
 echo
 echo "- machine: $(nproc) CPUs ($cpu_model), $(free -g | awk '/^Mem:/{print $2}') GiB RAM, $(uname -sr)"
-echo "- server: $SERVER at $addr, pid $server_pid, commit $rev$([[ $dirty != 0 ]] && echo " + $dirty uncommitted file(s) in src/Cargo.*"), pool_size=${TODO_DATABASE__POOL_SIZE:-config.toml}, log filter=${RUST_LOG:-config.toml} (stderr to a file)"
+echo "- server: $SERVER (built $(date -u -r "$SERVER" +%H:%MZ)) at $addr, pid $server_pid, tree at commit $rev$([[ $dirty != 0 ]] && echo " + $dirty uncommitted file(s) in src/Cargo.*"), pool_size=${TODO_DATABASE__POOL_SIZE:-config.toml}, log filter=${RUST_LOG:-config.toml} (stderr to a file)"
 echo "- load: $CONCURRENCY connections, ${DURATION}s measured + ${WARMUP}s warm-up per scenario, loadgen threads=$THREADS, nice=${BENCH_NICE:-0}; seeded $USERS users x $TASKS tasks via POST"
 echo "- load average before: $(load)"
 echo

@@ -63,6 +63,7 @@ pub struct TaskTitle(String);
 
 impl TaskTitle {
     pub fn parse(raw: String) -> Result<Self, DomainError> {
+        reject_nul("title", &raw)?;
         if raw.trim().is_empty() {
             return Err(DomainError::new(
                 "string_blank",
@@ -94,6 +95,7 @@ pub struct TaskDescription(String);
 
 impl TaskDescription {
     pub fn parse(raw: String) -> Result<Self, DomainError> {
+        reject_nul("description", &raw)?;
         let chars = raw.chars().count();
         if chars > DESCRIPTION_MAX_CHARS {
             return Err(DomainError::new(
@@ -113,6 +115,18 @@ impl TaskDescription {
     pub fn into_inner(self) -> String {
         self.0
     }
+}
+
+/// PostgreSQL cannot store U+0000 in text, so neither backend accepts it: the same request gets
+/// the same answer whichever database is configured.
+fn reject_nul(field: &str, raw: &str) -> Result<(), DomainError> {
+    if raw.contains('\0') {
+        return Err(DomainError::new(
+            "string_pattern_mismatch",
+            format!("{field} must not contain the NUL character (U+0000)"),
+        ));
+    }
+    Ok(())
 }
 
 /// A stored task as the store returns it. Timestamps are milliseconds since the Unix epoch (UTC).
@@ -184,6 +198,18 @@ mod tests {
         assert_eq!(
             TaskTitle::parse("  milk ".into()).unwrap().as_str(),
             "  milk "
+        );
+    }
+
+    #[test]
+    fn the_nul_character_is_rejected_in_titles_and_descriptions() {
+        assert_eq!(
+            TaskTitle::parse("a\0b".into()).unwrap_err().kind,
+            "string_pattern_mismatch"
+        );
+        assert_eq!(
+            TaskDescription::parse("\0".into()).unwrap_err().kind,
+            "string_pattern_mismatch"
         );
     }
 

@@ -115,9 +115,13 @@ pub async fn open_store(url: &str, db: &DatabaseSettings) -> Result<AnyStore, St
             connect_timeout: db.connect_timeout(),
             statement_timeout: db.statement_timeout(),
         };
-        return Ok(AnyStore::Postgres(PgStore::connect(&options).await?));
+        let store = PgStore::connect(&options).await?;
+        tracing::info!(backend = "postgres", url = %postgres::connect::redact(url), "database ready");
+        return Ok(AnyStore::Postgres(store));
     }
-    Ok(AnyStore::Sqlite(open_sqlite_at(url, db).await?))
+    let store = open_sqlite_at(url, db).await?;
+    tracing::info!(backend = "sqlite", url, "database ready");
+    Ok(AnyStore::Sqlite(store))
 }
 
 /// Open the SQLite database named by `database.url`, off the async runtime.
@@ -180,7 +184,7 @@ fn token_verifier(settings: &AuthSettings) -> Arc<TokenVerifier> {
     tracing::info!(?accepted, jwks = ?source, issuer = ?verifier.rules().issuer, "token verification");
     if settings.uses_dev_secret() && source.is_some() && !accepted.contains(&"HS256") {
         tracing::warn!(
-            "HS256 is off: the only secret is config.toml's development secret; set BETTER_AUTH_SECRET to accept HS256 tokens"
+            "HS256 is off: the only secret is the development one, which is ignored next to a JWKS; set BETTER_AUTH_SECRET to accept HS256 tokens"
         );
     }
     if let Some(cache) = verifier.jwks() {

@@ -26,8 +26,8 @@ impl Timestamp {
     pub fn to_rfc3339(self) -> String {
         chrono::DateTime::from_timestamp_millis(self.0)
             .unwrap_or_default()
-            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-            .to_string()
+            // `to_rfc3339_opts` writes directly; `format(..)` re-parses its pattern on every call.
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
     }
 }
 

@@ -316,6 +316,156 @@ mod tests {
         }
     }
 
+    fn settings(configure: impl FnOnce(&mut AuthSettings)) -> AuthSettings {
+        let mut settings = AuthSettings {
+            secret: None,
+            ..AuthSettings::default()
+        };
+        configure(&mut settings);
+        settings
+    }
+
+    fn jwks_url(settings: &AuthSettings) -> String {
+        match settings.jwks_source().unwrap() {
+            Some(crate::config::JwksSource::Url(url)) => url.to_string(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn better_auth_url_gives_the_jwks_url_and_the_default_issuer_and_audience() {
+        for (base, jwks) in [
+            (
+                "http://localhost:3000",
+                "http://localhost:3000/api/auth/jwks",
+            ),
+            (
+                "http://localhost:3000/",
+                "http://localhost:3000/api/auth/jwks",
+            ),
+            (
+                "https://app.example/api/auth",
+                "https://app.example/api/auth/jwks",
+            ),
+            (
+                "https://app.example/api/auth/",
+                "https://app.example/api/auth/jwks",
+            ),
+            (
+                "https://app.example:8443/auth-app",
+                "https://app.example:8443/auth-app/api/auth/jwks",
+            ),
+        ] {
+            let s = settings(|s| s.better_auth_url = Some(base.into()));
+            assert_eq!(jwks_url(&s), jwks, "{base}");
+            let origin = base.split('/').take(3).collect::<Vec<_>>().join("/");
+            assert_eq!(s.expected_issuer(), Some(origin.clone()), "{base}");
+            assert_eq!(s.expected_audience(), vec![origin], "{base}");
+        }
+        let explicit = settings(|s| {
+            s.better_auth_url = Some("https://app.example".into());
+            s.jwks_url = Some("https://keys.example/jwks.json".into());
+            s.issuer = Some("https://issuer.example".into());
+            s.audience = vec!["a".into(), "b".into()];
+        });
+        assert_eq!(jwks_url(&explicit), "https://keys.example/jwks.json");
+        assert_eq!(
+            explicit.expected_issuer().as_deref(),
+            Some("https://issuer.example")
+        );
+        assert_eq!(explicit.expected_audience(), ["a", "b"]);
+    }
+
+    #[test]
+    fn the_default_algorithms_follow_the_configured_sources() {
+        use TokenAlgorithm::*;
+        let real_secret = Some("a-real-secret-that-is-long-enough-0123456789".into());
+        let jwks = Some("http://localhost:3000".to_owned());
+        let cases = [
+            (settings(|_| {}), vec![]),
+            (settings(|s| s.secret = real_secret.clone()), vec![Hs256]),
+            (
+                settings(|s| s.better_auth_url = jwks.clone()),
+                vec![EdDsa, Es256, Es512, Rs256, Ps256],
+            ),
+            (
+                settings(|s| {
+                    s.better_auth_url = jwks.clone();
+                    s.secret = real_secret.clone();
+                }),
+                vec![Hs256, EdDsa, Es256, Es512, Rs256, Ps256],
+            ),
+            // The development secret alone works (zero-setup runs), but not next to a JWKS...
+            (AuthSettings::default(), vec![Hs256]),
+            (
+                AuthSettings {
+                    better_auth_url: jwks.clone(),
+                    ..AuthSettings::default()
+                },
+                vec![EdDsa, Es256, Es512, Rs256, Ps256],
+            ),
+            // ...unless listed explicitly.
+            (
+                AuthSettings {
+                    better_auth_url: jwks.clone(),
+                    algorithms: vec![Hs256, EdDsa],
+                    ..AuthSettings::default()
+                },
+                vec![Hs256, EdDsa],
+            ),
+        ];
+        for (settings, expected) in cases {
+            assert_eq!(settings.accepted_algorithms(), expected, "{settings:?}");
+            assert_eq!(
+                settings.require_token_source().is_ok(),
+                !expected.is_empty()
+            );
+        }
+    }
+
+    #[test]
+    fn inconsistent_auth_settings_are_configuration_errors() {
+        let cases = [
+            (
+                "short secret",
+                settings(|s| s.secret = Some("short".into())),
+            ),
+            (
+                "relative URL",
+                settings(|s| s.better_auth_url = Some("localhost:3000".into())),
+            ),
+            (
+                "not http",
+                settings(|s| s.jwks_url = Some("file:///etc/jwks.json".into())),
+            ),
+            (
+                "both a URL and a file",
+                settings(|s| {
+                    s.jwks_url = Some("https://a.example/jwks".into());
+                    s.jwks_path = Some("jwks.json".into());
+                }),
+            ),
+            (
+                "HS256 without a secret",
+                settings(|s| s.algorithms = vec![TokenAlgorithm::Hs256]),
+            ),
+            (
+                "EdDSA without a JWKS",
+                settings(|s| s.algorithms = vec![TokenAlgorithm::EdDsa]),
+            ),
+            ("no refresh", settings(|s| s.jwks_refresh_secs = 0)),
+            ("no timeout", settings(|s| s.jwks_timeout_secs = 0)),
+            ("tiny cap", settings(|s| s.jwks_max_bytes = 10)),
+        ];
+        for (what, settings) in cases {
+            assert!(settings.validate().is_err(), "{what}");
+        }
+        assert!(
+            settings(|_| {}).validate().is_ok(),
+            "no source is valid config (not for serving)"
+        );
+    }
+
     #[test]
     fn a_token_must_have_exactly_three_strict_base64url_parts() {
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"EdDSA","kid":"k"}"#);

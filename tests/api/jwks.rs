@@ -1063,3 +1063,40 @@ fn app_hs256_token() -> String {
     )
     .unwrap()
 }
+
+#[test]
+fn better_auth_url_and_the_algorithm_list_come_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.toml"), "").unwrap();
+    let mint = |algorithms: &str| {
+        todo_api(dir.path())
+            .env("BETTER_AUTH_URL", "https://app.example/")
+            .env("TODO_AUTH__ALGORITHMS", algorithms)
+            .args(["token", "--user", "alice", "--ed25519-key", "k.pem"])
+            .output()
+            .unwrap()
+    };
+
+    let ok = mint("EdDSA, ES512");
+    let unknown = mint("EdDSA,HS384");
+
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let token = String::from_utf8(ok.stdout).unwrap();
+    let payload = token.trim().split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    assert_eq!(
+        claims["iss"], "https://app.example",
+        "the origin, no trailing slash"
+    );
+    assert_eq!(claims["aud"], "https://app.example");
+    assert!(!unknown.status.success());
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        stderr.contains("HS384") && stderr.to_lowercase().contains("auth.algorithms"),
+        "{stderr}"
+    );
+}

@@ -305,6 +305,42 @@ async fn three_instances_starting_at_once_on_an_empty_database_migrate_it_once()
     assert_eq!(versions, vec![(1, 1)]);
 }
 
+#[tokio::test]
+async fn the_migrate_command_migrates_postgres_and_is_idempotent() {
+    let Some(schema) = PgSchema::create().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+
+    for _ in 0..2 {
+        let out = todo_api(dir.path())
+            .env("DATABASE_URL", &schema.url)
+            .arg("migrate")
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("is up to date"));
+    }
+    let client = schema.connect().await;
+    let version: i32 = client
+        .query_one("SELECT max(version) FROM todo_schema_migrations", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(version, 1);
+    let tasks: i64 = client
+        .query_one("SELECT count(*) FROM tasks", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(tasks, 0);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Outages
 

@@ -94,6 +94,18 @@ fn invalid_creates() -> Vec<(&'static str, Value, Vec<&'static str>, &'static st
             "string_blank",
         ),
         (
+            "NUL in the title (PostgreSQL cannot store it)",
+            json!({"title": "a\u{0}b"}),
+            vec!["body.title"],
+            "string_pattern_mismatch",
+        ),
+        (
+            "NUL in the description",
+            json!({"title": "t", "description": "\u{0}"}),
+            vec!["body.description"],
+            "string_pattern_mismatch",
+        ),
+        (
             "missing title",
             json!({"description": "x"}),
             vec!["body.title"],

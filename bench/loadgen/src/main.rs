@@ -716,7 +716,7 @@ async fn run(args: Args) -> Result<(), String> {
     if let (Some(c), Some(g)) = (ceiling, find(Scenario::Get)) {
         let r = g.rps / c;
         println!(
-            "- GET one >= 40% of ceiling: {:.0}% -> {}",
+            "- GET one >= 40% of ceiling: {:.1}% -> {}",
             100.0 * r,
             verdict(r >= 0.40)
         );
@@ -724,7 +724,7 @@ async fn run(args: Args) -> Result<(), String> {
     if let (Some(c), Some(m)) = (ceiling, find(Scenario::Mix)) {
         let r = m.rps / c;
         println!(
-            "- mix >= 25% of ceiling: {:.0}% -> {}",
+            "- mix >= 25% of ceiling: {:.1}% -> {}",
             100.0 * r,
             verdict(r >= 0.25)
         );

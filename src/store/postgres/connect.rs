@@ -14,7 +14,8 @@
 //! | `verify-full` | always | chain and host name |
 //!
 //! Chains are checked against `sslrootcert` (a PEM file) when given, else against the Mozilla
-//! roots compiled into the binary (`webpki-roots`; `sslrootcert=system` means the same).
+//! roots compiled into the binary (`webpki-roots`; `sslrootcert=system` means the same). The
+//! crypto provider is named explicitly, so it does not matter which ones other crates enable.
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -148,7 +149,7 @@ pub fn parse(url: &str) -> Result<ConnectTarget, String> {
 
 /// The rustls connector for `target`'s `sslmode` (also used, but never consulted, with `disable`).
 pub fn tls_connector(target: &ConnectTarget) -> Result<MakeRustlsConnect, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS setup: {e}"))?;

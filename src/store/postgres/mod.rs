@@ -332,15 +332,19 @@ impl PgImport {
         result.map(|_| ()).map_err(|e| self.abort(e))
     }
 
-    /// Move the id sequence past `high_water` (and past every imported id), then commit.
+    /// Move the id sequence past `high_water`, past every imported id and never backwards
+    /// (the target may have handed out ids before, to tasks deleted since), then commit.
     pub async fn commit(mut self, high_water: TaskId) -> Result<(), StoreError> {
         let client = self.client.as_ref().expect("import still open");
         let result = async {
             client
                 .execute(
-                    "SELECT setval(pg_get_serial_sequence('tasks', 'id'), \
-                       GREATEST($1::bigint, (SELECT COALESCE(MAX(id), 0) FROM tasks), 1), \
-                       GREATEST($1::bigint, (SELECT COALESCE(MAX(id), 0) FROM tasks)) > 0)",
+                    "SELECT setval(seq, GREATEST(v, 1), v > 0) FROM (\
+                       SELECT seq, GREATEST($1::bigint, \
+                                (SELECT COALESCE(MAX(id), 0) FROM tasks), \
+                                COALESCE(pg_sequence_last_value(seq::regclass), 0)) AS v \
+                       FROM (SELECT pg_get_serial_sequence('tasks', 'id') AS seq) AS named\
+                     ) AS target",
                     &[&high_water],
                 )
                 .await?;
