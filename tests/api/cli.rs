@@ -11,32 +11,9 @@ use std::{
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_todo-api");
-const SECRET: &str = "cli-test-secret-that-is-long-enough-0123456789";
+use crate::helpers::todo_api;
 
-/// The binary, run in `dir` with none of the variables it reads inherited from this process.
-fn todo_api(dir: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(dir);
-    for (key, _) in std::env::vars_os() {
-        let key = key.to_string_lossy().into_owned();
-        if key.starts_with("TODO_")
-            || [
-                "HOST",
-                "PORT",
-                "DATABASE_URL",
-                "BETTER_AUTH_SECRET",
-                "BETTER_AUTH_URL",
-                "CORS_ORIGINS",
-                "RUST_LOG",
-            ]
-            .contains(&key.as_str())
-        {
-            cmd.env_remove(&key);
-        }
-    }
-    cmd
-}
+const SECRET: &str = "cli-test-secret-that-is-long-enough-0123456789";
 
 fn write_config(dir: &Path, body: &str) -> std::path::PathBuf {
     let path = dir.join("config.toml");

@@ -508,3 +508,28 @@ pub fn error_locs(body: &Value) -> Vec<String> {
         })
         .collect()
 }
+
+/// The `todo-api` binary, run in `dir` with none of the variables it reads inherited from this
+/// process, so a developer's environment cannot change what a test observes.
+pub fn todo_api(dir: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_todo-api"));
+    cmd.current_dir(dir);
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy().into_owned();
+        if key.starts_with("TODO_")
+            || [
+                "HOST",
+                "PORT",
+                "DATABASE_URL",
+                "BETTER_AUTH_SECRET",
+                "BETTER_AUTH_URL",
+                "CORS_ORIGINS",
+                "RUST_LOG",
+            ]
+            .contains(&key.as_str())
+        {
+            cmd.env_remove(&key);
+        }
+    }
+    cmd
+}

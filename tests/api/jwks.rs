@@ -5,8 +5,6 @@
 
 use std::{
     net::TcpListener as StdTcpListener,
-    path::Path,
-    process::Command,
     sync::{
         Arc, Mutex, OnceLock,
         atomic::{AtomicUsize, Ordering},
@@ -26,7 +24,7 @@ use serde_json::{Value, json};
 use todo_api::config::{DEV_SECRET, Settings};
 use tokio::{sync::oneshot, task::JoinHandle};
 
-use crate::helpers::{Backend, TEST_SECRET, TestApp, assert_error};
+use crate::helpers::{Backend, TEST_SECRET, TestApp, assert_error, todo_api};
 
 // ---------------------------------------------------------------------------------------------
 // Keys
@@ -912,31 +910,6 @@ async fn an_offline_jwks_file_verifies_tokens_and_is_re_read_for_new_keys() {
 
 // ---------------------------------------------------------------------------------------------
 // The binary: refusing to start, and the offline development loop with `token --ed25519-key`
-
-const BIN: &str = env!("CARGO_BIN_EXE_todo-api");
-
-/// The binary, run in `dir` with none of the variables it reads inherited from this process.
-fn todo_api(dir: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(dir);
-    for (key, _) in std::env::vars_os() {
-        let key = key.to_string_lossy().into_owned();
-        if key.starts_with("TODO_")
-            || [
-                "HOST",
-                "PORT",
-                "DATABASE_URL",
-                "BETTER_AUTH_SECRET",
-                "BETTER_AUTH_URL",
-                "RUST_LOG",
-            ]
-            .contains(&key.as_str())
-        {
-            cmd.env_remove(&key);
-        }
-    }
-    cmd
-}
 
 #[test]
 fn without_a_secret_or_a_jwks_source_the_server_refuses_to_start_and_says_what_to_set() {

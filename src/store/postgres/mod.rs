@@ -430,7 +430,7 @@ fn pool_error(e: PoolError) -> StoreError {
         // Any failure to open a connection (refused, reset, TLS, authentication, too many
         // clients, server starting up) means the database cannot serve us now: 503, not 500.
         PoolError::Backend(e) => {
-            StoreError::Unavailable(format!("cannot connect to the database: {e}"))
+            StoreError::Unavailable(format!("cannot connect to the database: {}", chain(&e)))
         }
         PoolError::PostCreateHook(e) => {
             StoreError::Unavailable(format!("cannot set up a database connection: {e}"))
@@ -455,17 +455,33 @@ fn map_error(e: tokio_postgres::Error) -> StoreError {
             || *code == SqlState::T_R_SERIALIZATION_FAILURE
             || *code == SqlState::READ_ONLY_SQL_TRANSACTION;
         return if transient {
-            StoreError::Unavailable(e.to_string())
+            StoreError::Unavailable(chain(&e))
         } else {
             StoreError::Internal(Box::new(e))
         };
     }
     let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
     if e.is_closed() || io {
-        StoreError::Unavailable(e.to_string())
+        StoreError::Unavailable(chain(&e))
     } else {
         StoreError::Internal(Box::new(e))
     }
+}
+
+/// An error and its causes, `: `-separated (tokio-postgres keeps the interesting part, such as
+/// "Connection refused", in the source).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 impl TaskStore for PgStore {
