@@ -330,7 +330,8 @@ pub struct ValidationIssue {
     /// What is wrong, for people.
     pub msg: String,
     /// What is wrong, for programs: `missing`, `string_type`, `bool_type`, `string_too_long`,
-    /// `string_too_short`, `string_blank`, `extra_forbidden`, `object_type`, `int_parsing`.
+    /// `string_pattern_mismatch` (NUL characters), `string_blank`, `extra_forbidden`, `object_type`,
+    /// `int_parsing`.
     #[oai(rename = "type")]
     pub kind: String,
 }

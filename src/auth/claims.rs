@@ -77,8 +77,9 @@ impl ClaimRules {
         }
 
         let sub = match claims.get("sub") {
-            Some(Value::String(sub)) if !sub.is_empty() => sub.clone(),
-            Some(_) => return Err(invalid("sub is not a non-empty string")),
+            // NUL cannot be stored (PostgreSQL text) and never appears in a real user id.
+            Some(Value::String(sub)) if !sub.is_empty() && !sub.contains('\0') => sub.clone(),
+            Some(_) => return Err(invalid("sub is not a non-empty string without NUL")),
             None => return Err(invalid("no sub claim")),
         };
         let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
@@ -193,6 +194,7 @@ mod tests {
             ("no aud", json!({"aud": null})),
             ("no sub", json!({"sub": null})),
             ("empty sub", json!({"sub": ""})),
+            ("sub with NUL", json!({"sub": "ali\u{0}ce"})),
             ("numeric sub", json!({"sub": 42})),
         ];
         for (name, patch) in cases {
