@@ -46,6 +46,17 @@ pub enum StoreError {
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+impl StoreError {
+    /// The same error for another caller (errors are not `Clone`: the source is kept as text).
+    pub fn duplicate(&self) -> Self {
+        match self {
+            Self::NotFound => Self::NotFound,
+            Self::Unavailable(reason) => Self::Unavailable(reason.clone()),
+            Self::Internal(source) => Self::Internal(source.to_string().into()),
+        }
+    }
+}
+
 /// The storage port. Implementations must be cheap to clone (a handle to a pool).
 pub trait TaskStore: Clone + Send + Sync + 'static {
     /// All of the owner's tasks, ordered by id ascending.

@@ -1,16 +1,21 @@
-//! The embedded SQLite backend: one file, WAL journal, a reader pool and a single-writer pool.
+//! The embedded SQLite backend: one file, WAL journal, a reader pool and a single writer thread.
 //!
 //! SQLite allows one writer at a time. Instead of letting concurrent writers collide and spin in
 //! SQLite's busy handler (which sleeps in coarse steps and surfaces `SQLITE_BUSY` under load), all
-//! writes in this process queue for one dedicated connection; readers use their own pool and, thanks
-//! to WAL, never wait for the writer. `busy_timeout` still guards against other processes (the
-//! `migrate` command, a backup tool) holding the lock.
+//! writes in this process go through one bounded queue to a dedicated writer thread. The thread
+//! drains whatever is waiting and commits it as one transaction (group commit), each operation in
+//! its own savepoint so a failed one rolls back alone; callers get their result only after the
+//! commit, so every acknowledged write is durable. Readers use their own pool and, thanks to WAL,
+//! never wait for the writer. `busy_timeout` guards against other processes (the `migrate`
+//! command, a backup tool) holding the lock.
 //!
-//! rusqlite is blocking, so every call runs on tokio's blocking pool (`spawn_blocking`), bounded by
-//! the pools' sizes, and carries the caller's tracing span.
+//! rusqlite is blocking, so reads run on tokio's blocking pool (`spawn_blocking`), bounded by the
+//! reader pool's size, and writes on the writer thread; both carry the caller's tracing span.
 
 use std::{
+    panic::AssertUnwindSafe,
     path::{Path, PathBuf},
+    sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel},
     time::Duration,
 };
 
@@ -39,11 +44,18 @@ pub struct SqliteOptions {
     pub synchronous: String,
 }
 
-/// A cloneable handle to the SQLite pools.
+/// Writes waiting for the writer thread beyond this are refused with 503 (back-pressure).
+const WRITE_QUEUE_CAPACITY: usize = 1024;
+/// Most operations committed together in one transaction.
+const MAX_BATCH: usize = 64;
+
+/// A cloneable handle to the SQLite pools and the writer thread's queue.
 #[derive(Clone)]
 pub struct SqliteStore {
     readers: Pool<SqliteConnectionManager>,
+    /// The one write connection: used by the writer thread, batch by batch, and by imports.
     writer: Pool<SqliteConnectionManager>,
+    writes: SyncSender<Box<dyn WriteJob>>,
 }
 
 impl SqliteStore {
@@ -90,7 +102,17 @@ impl SqliteStore {
             .connection_timeout(options.busy_timeout)
             .build(manager())
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        Ok(Self { readers, writer })
+        let (writes, queue) = sync_channel(WRITE_QUEUE_CAPACITY);
+        let pool = writer.clone();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || run_writer(&pool, &queue))
+            .map_err(|e| StoreError::Internal(Box::new(e)))?;
+        Ok(Self {
+            readers,
+            writer,
+            writes,
+        })
     }
 
     /// The schema version the file is at (`PRAGMA user_version`).
@@ -108,23 +130,126 @@ impl SqliteStore {
         run_blocking(self.readers.clone(), move |conn| f(conn)).await
     }
 
+    /// Queue `f` for the writer thread and wait until its batch is committed.
     async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        run_blocking(self.writer.clone(), move |conn| {
-            // IMMEDIATE takes the write lock up front, so a busy database fails fast at BEGIN
-            // instead of half-way through.
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(map_error)?;
-            let out = f(&tx)?;
-            tx.commit().map_err(map_error)?;
-            Ok(out)
-        })
-        .await
+        let (reply, result) = tokio::sync::oneshot::channel();
+        let job = Box::new(Job {
+            work: Some(f),
+            outcome: None,
+            reply,
+            span: tracing::Span::current(),
+        });
+        match self.writes.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                return Err(StoreError::Unavailable("write queue is full".into()));
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(StoreError::Unavailable("writer thread has stopped".into()));
+            }
+        }
+        result
+            .await
+            .map_err(|_| StoreError::Internal("writer thread dropped a write".into()))?
     }
+}
+
+/// One queued write: runs inside the batch transaction, answers after the commit.
+trait WriteJob: Send {
+    fn run(&mut self, conn: &Connection);
+    fn finish(self: Box<Self>, committed: Result<(), &StoreError>);
+}
+
+struct Job<T, F> {
+    work: Option<F>,
+    outcome: Option<Result<T, StoreError>>,
+    reply: tokio::sync::oneshot::Sender<Result<T, StoreError>>,
+    span: tracing::Span,
+}
+
+impl<T, F> WriteJob for Job<T, F>
+where
+    T: Send,
+    F: FnOnce(&Connection) -> Result<T, StoreError> + Send,
+{
+    fn run(&mut self, conn: &Connection) {
+        let _entered = self.span.enter();
+        let Some(work) = self.work.take() else { return };
+        self.outcome = Some(in_savepoint(conn, work));
+    }
+
+    fn finish(self: Box<Self>, committed: Result<(), &StoreError>) {
+        let result = match committed {
+            Ok(()) => self
+                .outcome
+                .unwrap_or_else(|| Err(StoreError::Internal("write was not run".into()))),
+            Err(e) => Err(e.duplicate()),
+        };
+        // The caller may have gone away (client disconnected): the write stands regardless.
+        let _ = self.reply.send(result);
+    }
+}
+
+/// Run `work` in its own savepoint: a failure (or panic) undoes only this operation.
+fn in_savepoint<T>(
+    conn: &Connection,
+    work: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    execute_cached(conn, "SAVEPOINT job")?;
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| work(conn)))
+        .unwrap_or_else(|_| Err(StoreError::Internal("write panicked".into())));
+    if result.is_err() {
+        execute_cached(conn, "ROLLBACK TO job")?;
+    }
+    execute_cached(conn, "RELEASE job")?;
+    result
+}
+
+/// The writer thread: wait for a write, take everything else already queued, commit it as one
+/// transaction, answer every caller; until every handle to the store is dropped.
+fn run_writer(pool: &Pool<SqliteConnectionManager>, queue: &Receiver<Box<dyn WriteJob>>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let committed = commit_batch(pool, &mut batch);
+        for job in batch {
+            job.finish(committed.as_ref().map(|_| ()));
+        }
+    }
+}
+
+/// Execute a parameterless statement, prepared once per connection.
+fn execute_cached(conn: &Connection, sql: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut stmt| stmt.execute([]))
+        .map(drop)
+        .map_err(map_error)
+}
+
+fn commit_batch(
+    pool: &Pool<SqliteConnectionManager>,
+    batch: &mut [Box<dyn WriteJob>],
+) -> Result<(), StoreError> {
+    let conn = pool.get().map_err(pool_error)?;
+    // IMMEDIATE takes the write lock up front, so a busy database fails the batch at BEGIN
+    // instead of half-way through.
+    execute_cached(&conn, "BEGIN IMMEDIATE")?;
+    for job in batch.iter_mut() {
+        job.run(&conn);
+    }
+    execute_cached(&conn, "COMMIT").map_err(|e| {
+        let _ = conn.execute_batch("ROLLBACK");
+        e
+    })
 }
 
 /// Run `f` with a pooled connection on the blocking pool, inside the caller's span.
@@ -540,5 +665,110 @@ mod tests {
         assert_eq!(path_from_url("sqlite:t.db"), Some(PathBuf::from("t.db")));
         assert_eq!(path_from_url("postgres://u@h/db"), None);
         assert_eq!(path_from_url(""), None);
+    }
+}
+
+#[cfg(test)]
+mod writer_tests {
+    use super::*;
+
+    fn open_temp() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&SqliteOptions {
+            path: dir.path().join("t.db"),
+            pool_size: 2,
+            busy_timeout: Duration::from_millis(500),
+            synchronous: "NORMAL".into(),
+        })
+        .unwrap();
+        (dir, store)
+    }
+
+    fn insert(
+        title: &'static str,
+        fail_after: bool,
+    ) -> impl FnOnce(&Connection) -> Result<(), StoreError> {
+        move |conn| {
+            conn.execute(
+                "INSERT INTO tasks (user_id, title, created_at, updated_at) VALUES ('u', ?1, 0, 0)",
+                [title],
+            )
+            .map_err(map_error)?;
+            if fail_after {
+                Err(StoreError::NotFound)
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    fn job(
+        work: impl FnOnce(&Connection) -> Result<(), StoreError> + Send + 'static,
+    ) -> (
+        Box<dyn WriteJob>,
+        tokio::sync::oneshot::Receiver<Result<(), StoreError>>,
+    ) {
+        let (reply, result) = tokio::sync::oneshot::channel();
+        let job = Job {
+            work: Some(work),
+            outcome: None,
+            reply,
+            span: tracing::Span::none(),
+        };
+        (Box::new(job), result)
+    }
+
+    #[test]
+    fn a_failed_write_in_a_batch_rolls_back_alone_and_the_rest_commit() {
+        let (_dir, store) = open_temp();
+        let (ok1, r1) = job(insert("kept 1", false));
+        let (bad, r2) = job(insert("undone", true));
+        let (ok2, r3) = job(insert("kept 2", false));
+        let mut batch = vec![ok1, bad, ok2];
+
+        let committed = commit_batch(&store.writer, &mut batch);
+        for job in batch {
+            job.finish(committed.as_ref().map(|_| ()));
+        }
+
+        assert!(committed.is_ok());
+        assert!(r1.blocking_recv().unwrap().is_ok());
+        assert!(matches!(
+            r2.blocking_recv().unwrap(),
+            Err(StoreError::NotFound)
+        ));
+        assert!(r3.blocking_recv().unwrap().is_ok());
+        let conn = store.readers.get().unwrap();
+        let mut stmt = conn.prepare("SELECT title FROM tasks ORDER BY id").unwrap();
+        let titles: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(titles, ["kept 1", "kept 2"]);
+    }
+
+    #[test]
+    fn when_the_database_is_locked_every_write_in_the_batch_is_told_it_is_unavailable() {
+        let (dir, store) = open_temp();
+        let blocker = Connection::open(dir.path().join("t.db")).unwrap();
+        blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let (a, ra) = job(insert("a", false));
+        let (b, rb) = job(insert("b", false));
+        let mut batch = vec![a, b];
+
+        let committed = commit_batch(&store.writer, &mut batch);
+        for job in batch {
+            job.finish(committed.as_ref().map(|_| ()));
+        }
+
+        assert!(matches!(
+            ra.blocking_recv().unwrap(),
+            Err(StoreError::Unavailable(_))
+        ));
+        assert!(matches!(
+            rb.blocking_recv().unwrap(),
+            Err(StoreError::Unavailable(_))
+        ));
     }
 }
