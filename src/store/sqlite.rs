@@ -246,9 +246,8 @@ fn commit_batch(
     for job in batch.iter_mut() {
         job.run(&conn);
     }
-    execute_cached(&conn, "COMMIT").map_err(|e| {
+    execute_cached(&conn, "COMMIT").inspect_err(|_| {
         let _ = conn.execute_batch("ROLLBACK");
-        e
     })
 }
 
