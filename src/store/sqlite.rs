@@ -9,13 +9,17 @@
 //! never wait for the writer. `busy_timeout` guards against other processes (the `migrate`
 //! command, a backup tool) holding the lock.
 //!
-//! rusqlite is blocking, so reads run on tokio's blocking pool (`spawn_blocking`), bounded by the
-//! reader pool's size, and writes on the writer thread; both carry the caller's tracing span.
+//! rusqlite is blocking, so it never runs on the async runtime: reads go through a bounded queue to
+//! `pool_size` reader threads (one per pooled connection, so no thread ever parks waiting for a
+//! connection), writes to the writer thread; every operation carries the caller's tracing span.
 
 use std::{
     panic::AssertUnwindSafe,
     path::{Path, PathBuf},
-    sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel},
+    sync::{
+        Arc, Mutex, PoisonError,
+        mpsc::{Receiver, SyncSender, TrySendError, sync_channel},
+    },
     time::Duration,
 };
 
@@ -44,8 +48,9 @@ pub struct SqliteOptions {
     pub synchronous: String,
 }
 
-/// Writes waiting for the writer thread beyond this are refused with 503 (back-pressure).
-const WRITE_QUEUE_CAPACITY: usize = 1024;
+/// Operations waiting for the reader or writer threads beyond this are refused with 503
+/// (back-pressure).
+const QUEUE_CAPACITY: usize = 1024;
 /// Most operations committed together in one transaction.
 const MAX_BATCH: usize = 64;
 
@@ -55,7 +60,8 @@ pub struct SqliteStore {
     readers: Pool<SqliteConnectionManager>,
     /// The one write connection: used by the writer thread, batch by batch, and by imports.
     writer: Pool<SqliteConnectionManager>,
-    writes: SyncSender<Box<dyn WriteJob>>,
+    writes: SyncSender<Box<dyn DbJob>>,
+    reads: SyncSender<Box<dyn DbJob>>,
 }
 
 impl SqliteStore {
@@ -102,16 +108,28 @@ impl SqliteStore {
             .connection_timeout(options.busy_timeout)
             .build(manager())
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let (writes, queue) = sync_channel(WRITE_QUEUE_CAPACITY);
+        let (writes, queue) = sync_channel(QUEUE_CAPACITY);
         let pool = writer.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || run_writer(&pool, &queue))
             .map_err(|e| StoreError::Internal(Box::new(e)))?;
+        // One reader thread per pooled connection, all taking from one queue: a request never
+        // parks a thread on the pool waiting for a connection.
+        let (reads, queue) = sync_channel(QUEUE_CAPACITY);
+        let queue = Arc::new(Mutex::new(queue));
+        for n in 0..options.pool_size.max(1) {
+            let (pool, queue) = (readers.clone(), Arc::clone(&queue));
+            std::thread::Builder::new()
+                .name(format!("sqlite-reader-{n}"))
+                .spawn(move || run_reader(&pool, &queue))
+                .map_err(|e| StoreError::Internal(Box::new(e)))?;
+        }
         Ok(Self {
             readers,
             writer,
             writes,
+            reads,
         })
     }
 
@@ -122,12 +140,13 @@ impl SqliteStore {
             .map_err(map_error)
     }
 
+    /// Run `f` on one of the reader threads.
     async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        run_blocking(self.readers.clone(), move |conn| f(conn)).await
+        submit(&self.reads, f).await
     }
 
     /// Queue `f` for the writer thread and wait until its batch is committed.
@@ -136,30 +155,59 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let (reply, result) = tokio::sync::oneshot::channel();
-        let job = Box::new(Job {
-            work: Some(f),
-            outcome: None,
-            reply,
-            span: tracing::Span::current(),
-        });
-        match self.writes.try_send(job) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                return Err(StoreError::Unavailable("write queue is full".into()));
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                return Err(StoreError::Unavailable("writer thread has stopped".into()));
-            }
-        }
-        result
-            .await
-            .map_err(|_| StoreError::Internal("writer thread dropped a write".into()))?
+        submit(&self.writes, move |conn: &Connection| in_savepoint(conn, f)).await
     }
 }
 
-/// One queued write: runs inside the batch transaction, answers after the commit.
-trait WriteJob: Send {
+/// Hand `work` to the threads behind `queue` and wait for its answer.
+async fn submit<T, F>(queue: &SyncSender<Box<dyn DbJob>>, work: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+{
+    let (reply, result) = tokio::sync::oneshot::channel();
+    let job = Box::new(Job {
+        work: Some(work),
+        outcome: None,
+        reply,
+        span: tracing::Span::current(),
+    });
+    match queue.try_send(job) {
+        Ok(()) => {}
+        Err(TrySendError::Full(_)) => {
+            return Err(StoreError::Unavailable("database queue is full".into()));
+        }
+        Err(TrySendError::Disconnected(_)) => {
+            return Err(StoreError::Unavailable(
+                "database threads have stopped".into(),
+            ));
+        }
+    }
+    result
+        .await
+        .map_err(|_| StoreError::Internal("database thread dropped an operation".into()))?
+}
+
+/// A reader thread: take the next read, run it on a pooled connection, answer; until every
+/// handle to the store is dropped.
+fn run_reader(pool: &Pool<SqliteConnectionManager>, queue: &Mutex<Receiver<Box<dyn DbJob>>>) {
+    loop {
+        // Only the waiting thread holds the lock; it is released before the work runs.
+        let next = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
+        let Ok(mut job) = next else { return };
+        match pool.get() {
+            Ok(conn) => {
+                job.run(&conn);
+                job.finish(Ok(()));
+            }
+            Err(e) => job.finish(Err(&pool_error(e))),
+        }
+    }
+}
+
+/// One queued operation. A write runs inside its batch's transaction and answers after the
+/// commit; a read answers as soon as it has run.
+trait DbJob: Send {
     fn run(&mut self, conn: &Connection);
     fn finish(self: Box<Self>, committed: Result<(), &StoreError>);
 }
@@ -171,7 +219,7 @@ struct Job<T, F> {
     span: tracing::Span,
 }
 
-impl<T, F> WriteJob for Job<T, F>
+impl<T, F> DbJob for Job<T, F>
 where
     T: Send,
     F: FnOnce(&Connection) -> Result<T, StoreError> + Send,
@@ -179,7 +227,11 @@ where
     fn run(&mut self, conn: &Connection) {
         let _entered = self.span.enter();
         let Some(work) = self.work.take() else { return };
-        self.outcome = Some(in_savepoint(conn, work));
+        self.outcome = Some(
+            std::panic::catch_unwind(AssertUnwindSafe(|| work(conn))).unwrap_or_else(|_| {
+                Err(StoreError::Internal("database operation panicked".into()))
+            }),
+        );
     }
 
     fn finish(self: Box<Self>, committed: Result<(), &StoreError>) {
@@ -211,7 +263,7 @@ fn in_savepoint<T>(
 
 /// The writer thread: wait for a write, take everything else already queued, commit it as one
 /// transaction, answer every caller; until every handle to the store is dropped.
-fn run_writer(pool: &Pool<SqliteConnectionManager>, queue: &Receiver<Box<dyn WriteJob>>) {
+fn run_writer(pool: &Pool<SqliteConnectionManager>, queue: &Receiver<Box<dyn DbJob>>) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -237,7 +289,7 @@ fn execute_cached(conn: &Connection, sql: &str) -> Result<(), StoreError> {
 
 fn commit_batch(
     pool: &Pool<SqliteConnectionManager>,
-    batch: &mut [Box<dyn WriteJob>],
+    batch: &mut [Box<dyn DbJob>],
 ) -> Result<(), StoreError> {
     let conn = pool.get().map_err(pool_error)?;
     // IMMEDIATE takes the write lock up front, so a busy database fails the batch at BEGIN
@@ -249,24 +301,6 @@ fn commit_batch(
     execute_cached(&conn, "COMMIT").inspect_err(|_| {
         let _ = conn.execute_batch("ROLLBACK");
     })
-}
-
-/// Run `f` with a pooled connection on the blocking pool, inside the caller's span.
-async fn run_blocking<T, F>(pool: Pool<SqliteConnectionManager>, f: F) -> Result<T, StoreError>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut PooledConnection<SqliteConnectionManager>) -> Result<T, StoreError>
-        + Send
-        + 'static,
-{
-    let span = tracing::Span::current();
-    tokio::task::spawn_blocking(move || {
-        let _entered = span.enter();
-        let mut conn = pool.get().map_err(pool_error)?;
-        f(&mut conn)
-    })
-    .await
-    .map_err(|e| StoreError::Internal(Box::new(e)))?
 }
 
 /// Bring the schema up to date. Each step runs in its own transaction with its version bump.
@@ -704,12 +738,12 @@ mod writer_tests {
     fn job(
         work: impl FnOnce(&Connection) -> Result<(), StoreError> + Send + 'static,
     ) -> (
-        Box<dyn WriteJob>,
+        Box<dyn DbJob>,
         tokio::sync::oneshot::Receiver<Result<(), StoreError>>,
     ) {
         let (reply, result) = tokio::sync::oneshot::channel();
         let job = Job {
-            work: Some(work),
+            work: Some(move |conn: &Connection| in_savepoint(conn, work)),
             outcome: None,
             reply,
             span: tracing::Span::none(),
