@@ -8,9 +8,12 @@ use poem::{
     Response,
     http::{HeaderValue, StatusCode, header},
 };
-use poem_openapi::{ApiResponse, payload::Json};
+use poem_openapi::ApiResponse;
 
-use super::schemas::{ErrorBody, ErrorCode, Timestamp, ValidationIssue};
+use super::{
+    response::JsonResponse,
+    schemas::{ErrorBody, ErrorCode, Timestamp, ValidationIssue},
+};
 use crate::{auth::AuthError, store::StoreError};
 
 /// Seconds a client should wait before retrying a 503.
@@ -26,44 +29,44 @@ pub const CHALLENGE_INVALID: &str = r#"Bearer error="invalid_token""#;
 pub enum ApiError {
     /// Malformed JSON, a body that is not JSON, or a PATCH with no field.
     #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
+    BadRequest(JsonResponse<ErrorBody>),
     /// No bearer token (`AUTH_MISSING`), or one that is invalid, expired, not yet valid, signed
     /// with an unaccepted algorithm or for another issuer or audience (`AUTH_INVALID`).
     #[oai(status = 401)]
     Unauthorized(
-        Json<ErrorBody>,
+        JsonResponse<ErrorBody>,
         /// `Bearer`, or `Bearer error="invalid_token"` when a token was sent.
         #[oai(header = "WWW-Authenticate")]
         String,
     ),
     /// The path's `user_id` is not the token's subject.
     #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
+    Forbidden(JsonResponse<ErrorBody>),
     /// No such task for this user (another user's task is reported the same way), or no such route.
     #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
+    NotFound(JsonResponse<ErrorBody>),
     /// The body is larger than the server accepts.
     #[oai(status = 413)]
-    PayloadTooLarge(Json<ErrorBody>),
+    PayloadTooLarge(JsonResponse<ErrorBody>),
     /// Well-formed JSON that breaks the schema, or a path parameter that is not a valid id.
     #[oai(status = 422)]
-    Unprocessable(Json<ErrorBody>),
+    Unprocessable(JsonResponse<ErrorBody>),
     /// An unexpected failure. Details are in the server log, never in the response.
     #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
+    Internal(JsonResponse<ErrorBody>),
     /// The database (`DATABASE_UNAVAILABLE`) or the token issuer's keys (`AUTH_UNAVAILABLE`)
     /// cannot be reached right now; retry later.
     #[oai(status = 503)]
     Unavailable(
-        Json<ErrorBody>,
+        JsonResponse<ErrorBody>,
         /// Seconds to wait before retrying.
         #[oai(header = "Retry-After")]
         u32,
     ),
 }
 
-fn body(code: ErrorCode, detail: impl Into<String>) -> Json<ErrorBody> {
-    Json(ErrorBody {
+fn body(code: ErrorCode, detail: impl Into<String>) -> JsonResponse<ErrorBody> {
+    JsonResponse(ErrorBody {
         detail: detail.into(),
         error_code: code,
         timestamp: Timestamp::now(),
@@ -252,7 +255,7 @@ fn with_status(code: ErrorCode, detail: &str, status: StatusCode) -> Response {
     resp.set_status(status);
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json; charset=utf-8"),
+        HeaderValue::from_static("application/json"),
     );
     resp
 }

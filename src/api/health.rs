@@ -3,12 +3,12 @@
 use poem::{Request, RequestBody};
 use poem_openapi::{
     ApiExtractor, ApiExtractorType, ApiResponse, ExtractParamOptions, Object, OpenApi,
-    payload::Json,
 };
 
 use super::{
     ApiTags,
     error::RETRY_AFTER_SECS,
+    response::JsonResponse,
     schemas::{DatabaseStatus, ErrorCode, Health, HealthStatus, Timestamp},
 };
 use crate::store::TaskStore;
@@ -49,7 +49,7 @@ impl<'a> ApiExtractor<'a> for NoAuth {
 /// `status` is always `degraded`, `database` always `unavailable` and `error_code` always
 /// `DATABASE_UNAVAILABLE`.
 //  (No doc comments on `$ref` fields: poem-openapi would wrap the `$ref` in an `allOf`.)
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, serde::Serialize)]
 #[oai(rename = "HealthUnavailable", example)]
 pub struct HealthUnavailable {
     pub status: HealthStatus,
@@ -77,11 +77,11 @@ impl poem_openapi::types::Example for HealthUnavailable {
 pub enum HealthResponse {
     /// The service and its database are up.
     #[oai(status = 200)]
-    Ok(Json<Health>),
+    Ok(JsonResponse<Health>),
     /// The database cannot be reached.
     #[oai(status = 503)]
     Unavailable(
-        Json<HealthUnavailable>,
+        JsonResponse<HealthUnavailable>,
         /// Seconds to wait before asking again.
         #[oai(header = "Retry-After")]
         u32,
@@ -96,14 +96,14 @@ impl<S: TaskStore> HealthApi<S> {
     #[oai(path = "/health", method = "get", operation_id = "health")]
     async fn health(&self, _public: NoAuth) -> HealthResponse {
         match self.store.ping().await {
-            Ok(()) => HealthResponse::Ok(Json(Health {
+            Ok(()) => HealthResponse::Ok(JsonResponse(Health {
                 status: HealthStatus::Ok,
                 database: DatabaseStatus::Ok,
             })),
             Err(e) => {
                 tracing::warn!(error = %e, "health check: database unavailable");
                 HealthResponse::Unavailable(
-                    Json(HealthUnavailable {
+                    JsonResponse(HealthUnavailable {
                         status: HealthStatus::Degraded,
                         database: DatabaseStatus::Unavailable,
                         detail: "database unavailable".into(),

@@ -3,6 +3,7 @@
 pub mod body;
 pub mod error;
 pub mod health;
+pub mod response;
 pub mod schemas;
 pub mod security;
 pub mod tasks;

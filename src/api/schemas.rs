@@ -10,6 +10,7 @@ use poem_openapi::{
     registry::{MetaSchema, MetaSchemaRef},
     types::{Example, ParseError, ParseFromJSON, ParseResult, ToJSON, Type},
 };
+use serde::{Serialize, Serializer};
 use serde_json::Value;
 
 use crate::domain::{self, DESCRIPTION_MAX_CHARS};
@@ -67,6 +68,12 @@ impl ParseFromJSON for Timestamp {
     }
 }
 
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_rfc3339())
+    }
+}
+
 impl ToJSON for Timestamp {
     fn to_json(&self) -> Option<Value> {
         Some(Value::String(self.to_rfc3339()))
@@ -116,6 +123,12 @@ impl ParseFromJSON for Description {
     }
 }
 
+impl Serialize for Description {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
 impl ToJSON for Description {
     fn to_json(&self) -> Option<Value> {
         Some(self.0.clone().map(Value::String).unwrap_or(Value::Null))
@@ -123,7 +136,7 @@ impl ToJSON for Description {
 }
 
 /// A task.
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, Serialize)]
 #[oai(rename = "Task", example)]
 pub struct Task {
     /// Server-assigned identifier, unique within the database and never reused.
@@ -175,7 +188,7 @@ impl Example for Task {
 }
 
 /// The caller's tasks, ordered by id ascending.
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, Serialize)]
 #[oai(rename = "TaskList", example)]
 pub struct TaskList {
     /// Every task the caller owns, ordered by id ascending; empty when there are none.
@@ -267,7 +280,7 @@ impl Example for TaskUpdate {
 /// Liveness and database reachability: `status` is `ok` when the service can serve requests,
 /// `degraded` otherwise; `database` is `ok` when the database answered a round trip.
 //  (No doc comments on `$ref` fields: poem-openapi would wrap the `$ref` in an `allOf`.)
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, Serialize)]
 #[oai(rename = "Health", example)]
 pub struct Health {
     pub status: HealthStatus,
@@ -284,16 +297,18 @@ impl Example for Health {
 }
 
 /// The service's overall state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize)]
 #[oai(rename = "HealthStatus", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
 pub enum HealthStatus {
     Ok,
     Degraded,
 }
 
 /// The database's state: `ok` when it answered a round trip, `unavailable` otherwise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize)]
 #[oai(rename = "DatabaseStatus", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
 pub enum DatabaseStatus {
     Ok,
     Unavailable,
@@ -305,8 +320,9 @@ pub enum DatabaseStatus {
 /// `NOT_FOUND` (404), `METHOD_NOT_ALLOWED` (405), `PAYLOAD_TOO_LARGE` (413), `VALIDATION_ERROR`
 /// (422), `INTERNAL_ERROR` (500), `DATABASE_UNAVAILABLE` and `AUTH_UNAVAILABLE` (503). New codes
 /// may be added: treat an unknown code like the status it came with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize)]
 #[oai(rename = "ErrorCode", rename_all = "SCREAMING_SNAKE_CASE")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ErrorCode {
     BadRequest,
     AuthMissing,
@@ -322,7 +338,7 @@ pub enum ErrorCode {
 }
 
 /// One problem with one input field.
-#[derive(Debug, Clone, PartialEq, Eq, Object)]
+#[derive(Debug, Clone, PartialEq, Eq, Object, Serialize)]
 #[oai(rename = "ValidationIssue", example)]
 pub struct ValidationIssue {
     /// Where the problem is: `["body", "title"]`, `["path", "task_id"]`, or `["body"]` for the whole body.
@@ -333,6 +349,7 @@ pub struct ValidationIssue {
     /// `string_pattern_mismatch` (NUL characters), `string_blank`, `extra_forbidden`, `object_type`,
     /// `int_parsing`.
     #[oai(rename = "type")]
+    #[serde(rename = "type")]
     pub kind: String,
 }
 
@@ -358,7 +375,7 @@ impl ValidationIssue {
 
 /// The body of every error response: `detail` for people, `error_code` for programs.
 //  (No doc comment on `error_code`: poem-openapi would wrap its `$ref` in an `allOf`.)
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, Serialize)]
 #[oai(rename = "Error", example)]
 pub struct ErrorBody {
     /// What went wrong, for people. Never contains internals.
@@ -368,6 +385,7 @@ pub struct ErrorBody {
     pub timestamp: Timestamp,
     /// Field-level problems; present on `VALIDATION_ERROR` only.
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<ValidationIssue>>,
 }
 

@@ -4,12 +4,13 @@
 //! subject, and calls the owner-scoped store. Paths are written in full on each operation because
 //! poem-openapi binds path parameters by position.
 
-use poem_openapi::{ApiResponse, OpenApi, param::Path, payload::Json};
+use poem_openapi::{ApiResponse, OpenApi, param::Path};
 
 use super::{
     ApiTags,
     body::JsonBody,
     error::ApiError,
+    response::JsonResponse,
     schemas::{Task, TaskCreate, TaskList, TaskReplace, TaskUpdate},
     security::BearerAuth,
 };
@@ -30,7 +31,7 @@ impl<S: TaskStore> TasksApi<S> {
 pub enum ListTasksResponse {
     /// The caller's tasks, ordered by id ascending.
     #[oai(status = 200)]
-    Ok(Json<TaskList>),
+    Ok(JsonResponse<TaskList>),
 }
 
 #[derive(ApiResponse)]
@@ -38,7 +39,7 @@ pub enum CreateTaskResponse {
     /// The task was created.
     #[oai(status = 201)]
     Created(
-        Json<Task>,
+        JsonResponse<Task>,
         /// The new task's URL.
         #[oai(header = "Location")]
         String,
@@ -49,7 +50,7 @@ pub enum CreateTaskResponse {
 pub enum TaskResponse {
     /// The task.
     #[oai(status = 200)]
-    Ok(Json<Task>),
+    Ok(JsonResponse<Task>),
 }
 
 #[derive(ApiResponse)]
@@ -85,7 +86,7 @@ impl<S: TaskStore> TasksApi<S> {
             .into_iter()
             .map(Task::from)
             .collect();
-        Ok(ListTasksResponse::Ok(Json(TaskList {
+        Ok(ListTasksResponse::Ok(JsonResponse(TaskList {
             count: i64::try_from(tasks.len()).unwrap_or(i64::MAX),
             tasks,
         })))
@@ -110,7 +111,10 @@ impl<S: TaskStore> TasksApi<S> {
         let owner = auth.authorize(&user_id)?;
         let task = self.store.create(owner, body.0).await?;
         let location = format!("/api/{}/tasks/{}", percent_encode(owner.as_str()), task.id);
-        Ok(CreateTaskResponse::Created(Json(task.into()), location))
+        Ok(CreateTaskResponse::Created(
+            JsonResponse(task.into()),
+            location,
+        ))
     }
 
     /// Get a task
@@ -131,7 +135,7 @@ impl<S: TaskStore> TasksApi<S> {
     ) -> Result<TaskResponse> {
         let owner = auth.authorize(&user_id)?;
         let task = self.store.get(owner, task_id.0).await?;
-        Ok(TaskResponse::Ok(Json(task.into())))
+        Ok(TaskResponse::Ok(JsonResponse(task.into())))
     }
 
     /// Replace a task
@@ -153,7 +157,7 @@ impl<S: TaskStore> TasksApi<S> {
     ) -> Result<TaskResponse> {
         let owner = auth.authorize(&user_id)?;
         let task = self.store.update(owner, task_id.0, body.0).await?;
-        Ok(TaskResponse::Ok(Json(task.into())))
+        Ok(TaskResponse::Ok(JsonResponse(task.into())))
     }
 
     /// Update a task
@@ -180,7 +184,7 @@ impl<S: TaskStore> TasksApi<S> {
             ));
         }
         let task = self.store.update(owner, task_id.0, body.0).await?;
-        Ok(TaskResponse::Ok(Json(task.into())))
+        Ok(TaskResponse::Ok(JsonResponse(task.into())))
     }
 
     /// Toggle completion
@@ -201,7 +205,7 @@ impl<S: TaskStore> TasksApi<S> {
     ) -> Result<TaskResponse> {
         let owner = auth.authorize(&user_id)?;
         let task = self.store.toggle_complete(owner, task_id.0).await?;
-        Ok(TaskResponse::Ok(Json(task.into())))
+        Ok(TaskResponse::Ok(JsonResponse(task.into())))
     }
 
     /// Delete a task
