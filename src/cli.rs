@@ -10,10 +10,7 @@ use clap::{Parser, Subcommand};
 
 use crate::{
     api,
-    auth::{
-        TokenAlgorithm,
-        dev_token::{self, DevSigningKey},
-    },
+    auth::dev_token::{self, DevSigningKey},
     config::{Overrides, Settings},
     startup::{self, Application},
     store::{postgres::connect::redact, transfer},
@@ -130,12 +127,8 @@ pub fn main() -> anyhow::Result<()> {
             };
             let settings = Settings::load(cli.config.as_deref(), &overrides)?;
             telemetry::init(&settings.log.filter, settings.log.format);
-            if settings.uses_dev_secret()
-                && settings
-                    .auth
-                    .accepted_algorithms()
-                    .contains(&TokenAlgorithm::Hs256)
-            {
+            settings.check_dev_secret_exposure()?;
+            if settings.trusts_dev_secret() {
                 tracing::warn!(
                     "running with the development secret from config.toml: set BETTER_AUTH_SECRET before exposing this server"
                 );
@@ -215,7 +208,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The async runtime. The blocking pool (used for SQLite calls) is bounded.
+/// The async runtime. Its blocking pool (file reads, DNS) is bounded; SQLite has its own threads.
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -449,6 +449,39 @@ impl Settings {
                 "database.connect_timeout_ms must be at least 1".into(),
             ));
         }
+        if self.database.busy_timeout_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "database.busy_timeout_ms must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// True when the server would trust HS256 tokens signed with the secret committed for
+    /// development (anyone can mint those).
+    pub fn trusts_dev_secret(&self) -> bool {
+        self.auth.uses_dev_secret()
+            && self
+                .auth
+                .accepted_algorithms()
+                .contains(&crate::auth::TokenAlgorithm::Hs256)
+    }
+
+    /// The development secret is public: serving with it is allowed on loopback only.
+    pub fn check_dev_secret_exposure(&self) -> Result<(), ConfigError> {
+        let loopback = match self.server.host.as_str() {
+            "localhost" => true,
+            host => host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback()),
+        };
+        if self.trusts_dev_secret() && !loopback {
+            return Err(ConfigError::Invalid(format!(
+                "refusing to listen on {} with the development secret from config.toml: \
+                 set BETTER_AUTH_SECRET (or BETTER_AUTH_URL) first",
+                self.server.host
+            )));
+        }
         Ok(())
     }
 

@@ -164,11 +164,16 @@ pub fn build_app<S: TaskStore>(store: S, settings: &Settings) -> BoxEndpoint<'st
     let verifier = token_verifier(&settings.auth);
 
     routes
-        .with(CatchPanic::new())
+        .with(CatchPanic::new().with_handler(|_| {
+            tracing::error!("a request handler panicked");
+            IntoResponse::into_response(api::error::ApiError::internal())
+        }))
         .data(verifier)
         .data(MaxBodyBytes(settings.server.max_body_bytes))
         .catch_all_error(|err| async move { render(err) })
-        .with(cors)
+        // No origins configured means no CORS headers at all (poem's Cors would allow every
+        // origin when given none).
+        .with_if(!settings.server.cors_origins.is_empty(), cors)
         .around(log_request)
         .map_to_response()
         .boxed()

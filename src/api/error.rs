@@ -243,11 +243,20 @@ fn param_error(name: &str, reason: &str) -> ApiError {
         "user_id" | "param0" => "user_id",
         other => other,
     };
-    ApiError::validation(vec![ValidationIssue::new(
-        &["path", field],
-        format!("{field} must be a positive 64-bit integer"),
-        "int_parsing",
-    )])
+    let issue = if field == "task_id" {
+        ValidationIssue::new(
+            &["path", field],
+            "task_id must be a 64-bit integer",
+            "int_parsing",
+        )
+    } else {
+        ValidationIssue::new(
+            &["path", field],
+            format!("{field} is not a valid path segment"),
+            "string_type",
+        )
+    };
+    ApiError::validation(vec![issue])
 }
 
 fn with_status(code: ErrorCode, detail: &str, status: StatusCode) -> Response {

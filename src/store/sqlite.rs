@@ -20,7 +20,7 @@ use std::{
         Arc, Mutex, PoisonError,
         mpsc::{Receiver, SyncSender, TrySendError, sync_channel},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use r2d2::{Pool, PooledConnection};
@@ -109,10 +109,10 @@ impl SqliteStore {
             .build(manager())
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let (writes, queue) = sync_channel(QUEUE_CAPACITY);
-        let pool = writer.clone();
+        let (pool, busy_timeout) = (writer.clone(), options.busy_timeout);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run_writer(&pool, &queue))
+            .spawn(move || run_writer(&pool, &queue, busy_timeout))
             .map_err(|e| StoreError::Internal(Box::new(e)))?;
         // One reader thread per pooled connection, all taking from one queue: a request never
         // parks a thread on the pool waiting for a connection.
@@ -155,7 +155,7 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        submit(&self.writes, move |conn: &Connection| in_savepoint(conn, f)).await
+        submit(&self.writes, f).await
     }
 }
 
@@ -171,6 +171,7 @@ where
         outcome: None,
         reply,
         span: tracing::Span::current(),
+        enqueued: Instant::now(),
     });
     match queue.try_send(job) {
         Ok(()) => {}
@@ -209,6 +210,9 @@ fn run_reader(pool: &Pool<SqliteConnectionManager>, queue: &Mutex<Receiver<Box<d
 /// commit; a read answers as soon as it has run.
 trait DbJob: Send {
     fn run(&mut self, conn: &Connection);
+    /// Whether `run` produced an error (its changes must be rolled back).
+    fn failed(&self) -> bool;
+    fn enqueued(&self) -> Instant;
     fn finish(self: Box<Self>, committed: Result<(), &StoreError>);
 }
 
@@ -217,6 +221,7 @@ struct Job<T, F> {
     outcome: Option<Result<T, StoreError>>,
     reply: tokio::sync::oneshot::Sender<Result<T, StoreError>>,
     span: tracing::Span,
+    enqueued: Instant,
 }
 
 impl<T, F> DbJob for Job<T, F>
@@ -234,6 +239,14 @@ where
         );
     }
 
+    fn failed(&self) -> bool {
+        matches!(self.outcome, Some(Err(_)))
+    }
+
+    fn enqueued(&self) -> Instant {
+        self.enqueued
+    }
+
     fn finish(self: Box<Self>, committed: Result<(), &StoreError>) {
         let result = match committed {
             Ok(()) => self
@@ -246,24 +259,15 @@ where
     }
 }
 
-/// Run `work` in its own savepoint: a failure (or panic) undoes only this operation.
-fn in_savepoint<T>(
-    conn: &Connection,
-    work: impl FnOnce(&Connection) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    execute_cached(conn, "SAVEPOINT job")?;
-    let result = std::panic::catch_unwind(AssertUnwindSafe(|| work(conn)))
-        .unwrap_or_else(|_| Err(StoreError::Internal("write panicked".into())));
-    if result.is_err() {
-        execute_cached(conn, "ROLLBACK TO job")?;
-    }
-    execute_cached(conn, "RELEASE job")?;
-    result
-}
-
 /// The writer thread: wait for a write, take everything else already queued, commit it as one
 /// transaction, answer every caller; until every handle to the store is dropped.
-fn run_writer(pool: &Pool<SqliteConnectionManager>, queue: &Receiver<Box<dyn DbJob>>) {
+/// A write that has waited longer than `max_wait` (the busy timeout) is answered 503 without
+/// being run, so a caller that was told to retry never finds its write applied later.
+fn run_writer(
+    pool: &Pool<SqliteConnectionManager>,
+    queue: &Receiver<Box<dyn DbJob>>,
+    max_wait: Duration,
+) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -271,6 +275,16 @@ fn run_writer(pool: &Pool<SqliteConnectionManager>, queue: &Receiver<Box<dyn DbJ
                 Ok(job) => batch.push(job),
                 Err(_) => break,
             }
+        }
+        let (stale, mut batch): (Vec<_>, Vec<_>) = batch
+            .into_iter()
+            .partition(|job| job.enqueued().elapsed() > max_wait);
+        let too_late = StoreError::Unavailable("write waited longer than the busy timeout".into());
+        for job in stale {
+            job.finish(Err(&too_late));
+        }
+        if batch.is_empty() {
+            continue;
         }
         let committed = commit_batch(pool, &mut batch);
         for job in batch {
@@ -292,15 +306,38 @@ fn commit_batch(
     batch: &mut [Box<dyn DbJob>],
 ) -> Result<(), StoreError> {
     let conn = pool.get().map_err(pool_error)?;
+    if !conn.is_autocommit() {
+        // A transaction left open by an earlier failure would make every BEGIN fail.
+        let _ = conn.execute_batch("ROLLBACK");
+    }
     // IMMEDIATE takes the write lock up front, so a busy database fails the batch at BEGIN
     // instead of half-way through.
     execute_cached(&conn, "BEGIN IMMEDIATE")?;
-    for job in batch.iter_mut() {
-        job.run(&conn);
-    }
-    execute_cached(&conn, "COMMIT").inspect_err(|_| {
+    let result = run_in_savepoints(&conn, batch).and_then(|()| execute_cached(&conn, "COMMIT"));
+    if result.is_err() && !conn.is_autocommit() {
         let _ = conn.execute_batch("ROLLBACK");
-    })
+    }
+    result
+}
+
+/// Run each job in its own savepoint: a failed job rolls back alone. If SQLite itself abandons
+/// the transaction (disk full, I/O error) or a savepoint cannot be closed, the whole batch fails,
+/// so no write is ever reported failed yet committed, or the reverse.
+fn run_in_savepoints(conn: &Connection, batch: &mut [Box<dyn DbJob>]) -> Result<(), StoreError> {
+    for job in batch.iter_mut() {
+        execute_cached(conn, "SAVEPOINT job")?;
+        job.run(conn);
+        if conn.is_autocommit() {
+            return Err(StoreError::Unavailable(
+                "the database rolled the transaction back".into(),
+            ));
+        }
+        if job.failed() {
+            execute_cached(conn, "ROLLBACK TO job")?;
+        }
+        execute_cached(conn, "RELEASE job")?;
+    }
+    Ok(())
 }
 
 /// Bring the schema up to date. Each step runs in its own transaction with its version bump.
@@ -743,10 +780,11 @@ mod writer_tests {
     ) {
         let (reply, result) = tokio::sync::oneshot::channel();
         let job = Job {
-            work: Some(move |conn: &Connection| in_savepoint(conn, work)),
+            work: Some(work),
             outcome: None,
             reply,
             span: tracing::Span::none(),
+            enqueued: Instant::now(),
         };
         (Box::new(job), result)
     }

@@ -278,3 +278,27 @@ fn the_migrate_command_creates_and_migrates_the_database() {
     // Idempotent.
     assert!(run(todo_api(dir.path()).arg("migrate")).status.success());
 }
+
+#[test]
+fn the_public_development_secret_is_refused_on_a_non_loopback_address() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let out = run(todo_api(dir.path()).env("HOST", "0.0.0.0").env("PORT", "0"));
+
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("development secret") && stderr.contains("BETTER_AUTH_SECRET"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_zero_busy_timeout_is_a_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let out = run(todo_api(dir.path()).env("TODO_DATABASE__BUSY_TIMEOUT_MS", "0"));
+
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("busy_timeout_ms"));
+}

@@ -375,6 +375,21 @@ async fn a_task_id_that_is_not_a_64_bit_integer_is_a_422_naming_the_parameter(
     }
 }
 
+#[tokio::test]
+async fn a_path_that_is_not_valid_utf8_is_a_400_in_the_error_shape() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+
+    let resp = app
+        .client
+        .get(app.url("/api/%FF/tasks"))
+        .bearer_auth(app.token("alice"))
+        .send()
+        .await
+        .unwrap();
+
+    assert_error(resp, StatusCode::BAD_REQUEST, "BAD_REQUEST").await;
+}
+
 #[rstest]
 #[tokio::test]
 async fn an_unknown_route_is_a_404_and_a_wrong_method_a_405(
