@@ -344,19 +344,27 @@ impl TestApp {
         format!("/api/{user}/tasks/{id}")
     }
 
-    pub async fn list_tasks(&self, user: &str) -> Response {
+    /// A request to `path` carrying a valid token for `user`.
+    pub fn authorized(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        user: &str,
+    ) -> reqwest::RequestBuilder {
         self.client
-            .get(self.url(&Self::tasks_path(user)))
+            .request(method, self.url(path))
             .bearer_auth(self.token(user))
+    }
+
+    pub async fn list_tasks(&self, user: &str) -> Response {
+        self.authorized(reqwest::Method::GET, &Self::tasks_path(user), user)
             .send()
             .await
             .unwrap()
     }
 
     pub async fn create_task(&self, user: &str, body: &Value) -> Response {
-        self.client
-            .post(self.url(&Self::tasks_path(user)))
-            .bearer_auth(self.token(user))
+        self.authorized(reqwest::Method::POST, &Self::tasks_path(user), user)
             .json(body)
             .send()
             .await
@@ -373,9 +381,7 @@ impl TestApp {
     }
 
     pub async fn get_task(&self, user: &str, id: impl std::fmt::Display) -> Response {
-        self.client
-            .get(self.url(&Self::task_path(user, id)))
-            .bearer_auth(self.token(user))
+        self.authorized(reqwest::Method::GET, &Self::task_path(user, id), user)
             .send()
             .await
             .unwrap()
@@ -387,9 +393,7 @@ impl TestApp {
         id: impl std::fmt::Display,
         body: &Value,
     ) -> Response {
-        self.client
-            .put(self.url(&Self::task_path(user, id)))
-            .bearer_auth(self.token(user))
+        self.authorized(reqwest::Method::PUT, &Self::task_path(user, id), user)
             .json(body)
             .send()
             .await
@@ -402,9 +406,7 @@ impl TestApp {
         id: impl std::fmt::Display,
         body: &Value,
     ) -> Response {
-        self.client
-            .patch(self.url(&Self::task_path(user, id)))
-            .bearer_auth(self.token(user))
+        self.authorized(reqwest::Method::PATCH, &Self::task_path(user, id), user)
             .json(body)
             .send()
             .await
@@ -412,18 +414,18 @@ impl TestApp {
     }
 
     pub async fn toggle_task(&self, user: &str, id: impl std::fmt::Display) -> Response {
-        self.client
-            .patch(self.url(&format!("{}/complete", Self::task_path(user, id))))
-            .bearer_auth(self.token(user))
-            .send()
-            .await
-            .unwrap()
+        self.authorized(
+            reqwest::Method::PATCH,
+            &format!("{}/complete", Self::task_path(user, id)),
+            user,
+        )
+        .send()
+        .await
+        .unwrap()
     }
 
     pub async fn delete_task(&self, user: &str, id: impl std::fmt::Display) -> Response {
-        self.client
-            .delete(self.url(&Self::task_path(user, id)))
-            .bearer_auth(self.token(user))
+        self.authorized(reqwest::Method::DELETE, &Self::task_path(user, id), user)
             .send()
             .await
             .unwrap()
