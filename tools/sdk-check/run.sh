@@ -117,13 +117,14 @@ secret = "$secret"
 [log]
 filter = "warn"
 EOF
+unset_env=(-u HOST -u PORT -u DATABASE_URL -u BETTER_AUTH_SECRET -u CORS_ORIGINS -u RUST_LOG)
+for name in $(compgen -e); do [[ "$name" == TODO_* ]] && unset_env+=(-u "$name"); done
 todo_api() {
-  local unset=(-u HOST -u PORT -u DATABASE_URL -u BETTER_AUTH_SECRET -u CORS_ORIGINS -u RUST_LOG)
-  local name
-  for name in $(compgen -e); do [[ "$name" == TODO_* ]] && unset+=(-u "$name"); done
-  (cd "$run_dir" && exec env "${unset[@]}" RUST_BACKTRACE=0 "$bin" --config "$run_dir/config.toml" "$@")
+  (cd "$run_dir" && exec env "${unset_env[@]}" RUST_BACKTRACE=0 "$bin" --config "$run_dir/config.toml" "$@")
 }
-todo_api serve --host 127.0.0.1 --port 0 --database-url "$run_dir/todo.db" \
+# One subshell that execs the server, so $! is the server's own pid and cleanup() stops it.
+(cd "$run_dir" && exec env "${unset_env[@]}" RUST_BACKTRACE=0 "$bin" --config "$run_dir/config.toml" \
+  serve --host 127.0.0.1 --port 0 --database-url "$run_dir/todo.db") \
   >"$run_dir/stdout" 2>"$run_dir/stderr" &
 server_pid=$!
 
