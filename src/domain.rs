@@ -161,6 +161,14 @@ impl TaskChanges {
     pub fn is_empty(&self) -> bool {
         self.title.is_none() && self.description.is_none() && self.complete.is_none()
     }
+
+    /// The description as SQL parameters: whether to set it, and the value (NULL clears it).
+    pub fn description_param(&self) -> (bool, Option<&str>) {
+        match &self.description {
+            None => (false, None),
+            Some(description) => (true, description.as_ref().map(TaskDescription::as_str)),
+        }
+    }
 }
 
 /// Current time in milliseconds since the Unix epoch.

@@ -490,11 +490,7 @@ impl TaskStore for SqliteStore {
                 ))
                 .map_err(map_error)?;
             let title = changes.title.as_ref().map(|t| t.as_str());
-            let set_description = changes.description.is_some();
-            let description = changes
-                .description
-                .as_ref()
-                .and_then(|d| d.as_ref().map(|d| d.as_str()));
+            let (set_description, description) = changes.description_param();
             one_task(
                 stmt.query_row(
                     params![

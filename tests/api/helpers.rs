@@ -474,6 +474,17 @@ pub async fn assert_error(resp: Response, status: StatusCode, code: &str) -> (He
     (headers, body)
 }
 
+/// Assert a 503 `DATABASE_UNAVAILABLE` in the error shape, telling the client when to retry.
+pub async fn assert_database_unavailable(resp: Response) {
+    let (headers, _) = assert_error(
+        resp,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "DATABASE_UNAVAILABLE",
+    )
+    .await;
+    assert_eq!(headers["retry-after"], "1");
+}
+
 pub fn assert_json_content_type(headers: &HeaderMap) {
     let ct = headers
         .get("content-type")

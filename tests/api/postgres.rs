@@ -27,7 +27,8 @@ use tokio::{
 };
 
 use crate::helpers::{
-    Backend, PgSchema, TEST_SECRET, TestApp, assert_error, pg_connect, test_settings, with_params,
+    Backend, PgSchema, TEST_SECRET, TestApp, assert_database_unavailable, pg_connect,
+    test_settings, with_params,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_todo-api");
@@ -456,16 +457,6 @@ async fn app_behind_proxy(schema: &PgSchema) -> (TestApp, Proxy) {
     (app, proxy)
 }
 
-async fn assert_unavailable(resp: reqwest::Response) {
-    let (headers, _) = assert_error(
-        resp,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "DATABASE_UNAVAILABLE",
-    )
-    .await;
-    assert_eq!(headers["retry-after"], "1");
-}
-
 async fn assert_health_unavailable(app: &TestApp) {
     let resp = app.client.get(app.url("/health")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -503,9 +494,10 @@ async fn a_database_that_goes_down_is_a_503_with_retry_after_and_the_service_rec
 
     for attempt in 0..3 {
         let started = Instant::now();
-        assert_unavailable(app.list_tasks("alice").await).await;
-        assert_unavailable(app.create_task("alice", &json!({"title": "lost"})).await).await;
-        assert_unavailable(app.toggle_task("alice", id(&kept)).await).await;
+        assert_database_unavailable(app.list_tasks("alice").await).await;
+        assert_database_unavailable(app.create_task("alice", &json!({"title": "lost"})).await)
+            .await;
+        assert_database_unavailable(app.toggle_task("alice", id(&kept)).await).await;
         assert!(
             started.elapsed() < Duration::from_secs(3),
             "attempt {attempt}: answered in {:?}",
@@ -542,7 +534,7 @@ async fn a_database_that_stops_answering_is_a_503_within_the_timeouts_not_a_hang
     // connections (connect timeout 1 s).
     for _ in 0..2 {
         let started = Instant::now();
-        assert_unavailable(app.get_task("alice", id(&kept)).await).await;
+        assert_database_unavailable(app.get_task("alice", id(&kept)).await).await;
         assert!(
             started.elapsed() < Duration::from_secs(4),
             "answered in {:?}",

@@ -532,11 +532,7 @@ impl TaskStore for PgStore {
         changes: TaskChanges,
     ) -> Result<Task, StoreError> {
         let title = changes.title.as_ref().map(|t| t.as_str());
-        let set_description = changes.description.is_some();
-        let description = changes
-            .description
-            .as_ref()
-            .and_then(|d| d.as_ref().map(|d| d.as_str()));
+        let (set_description, description) = changes.description_param();
         // One statement: the row lock makes the read-modify-write atomic, also across instances.
         self.one_task(
             &format!(
