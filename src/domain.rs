@@ -148,8 +148,26 @@ pub struct NewTask {
     pub description: Option<TaskDescription>,
 }
 
+/// A full replacement: every field is given (a null description clears it).
+#[derive(Debug, Clone)]
+pub struct TaskReplacement {
+    pub title: TaskTitle,
+    pub description: Option<TaskDescription>,
+    pub complete: bool,
+}
+
+impl From<TaskReplacement> for TaskChanges {
+    fn from(r: TaskReplacement) -> Self {
+        Self {
+            title: Some(r.title),
+            description: Some(r.description),
+            complete: Some(r.complete),
+        }
+    }
+}
+
 /// A partial change; `None` leaves a field as it is. `description: Some(None)` clears it.
-/// A full replacement is a `TaskChanges` with every field set.
+/// A `TaskReplacement` becomes a `TaskChanges` with every field set.
 #[derive(Debug, Clone, Default)]
 pub struct TaskChanges {
     pub title: Option<TaskTitle>,

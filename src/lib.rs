@@ -1,7 +1,7 @@
 //! todo-api: the back end of a multi-user todo app. An OpenAPI-first HTTP API (poem-openapi)
 //! over an embedded SQLite file, guarded by Better Auth JWTs.
 
-/// The HTTP contract: operations, schemas, security scheme, error shape, docs.
+/// The REST front door: operations, schemas, security scheme, error shape, docs.
 pub mod api;
 /// Bearer-token verification and development tokens.
 pub mod auth;
@@ -13,7 +13,9 @@ pub mod config;
 pub mod domain;
 /// Building and running the server.
 pub mod startup;
-/// Task storage behind an owner-scoped interface.
+/// Task storage behind an owner-scoped interface: the port and its SQLite and PostgreSQL backends.
 pub mod store;
+/// The task use cases, shared by every front door; the only caller of the store.
+pub mod tasks;
 /// Logging setup.
 pub mod telemetry;

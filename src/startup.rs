@@ -20,7 +20,7 @@ use poem_openapi::OperationId;
 use tracing::Instrument;
 
 use crate::{
-    api::{self, body::MaxBodyBytes, error::render},
+    api::{self, RouteTemplates, error::render},
     auth::{TokenVerifier, jwks},
     config::{AuthSettings, ConfigError, DatabaseSettings, Settings},
     store::{
@@ -28,6 +28,7 @@ use crate::{
         postgres::{self, PgOptions},
         sqlite::{self, SqliteOptions},
     },
+    tasks::TaskService,
 };
 
 /// Why the application could not start.
@@ -144,9 +145,16 @@ async fn open_sqlite_at(url: &str, db: &DatabaseSettings) -> Result<SqliteStore,
     Ok(store)
 }
 
-/// The whole HTTP application over `store`: API, spec, docs UIs and middleware.
+/// The whole HTTP application over `store`: the use cases, the REST front door, the spec and
+/// docs UIs, and middleware.
 pub fn build_app<S: TaskStore>(store: S, settings: &Settings) -> BoxEndpoint<'static, Response> {
-    let api = api::service(store, Some("/"));
+    let tasks = TaskService::new(store);
+    let api = api::service(
+        tasks,
+        token_verifier(&settings.auth),
+        settings.server.max_body_bytes,
+        Some("/"),
+    );
     let routes = Route::new()
         .at("/openapi.json", api.spec_endpoint())
         .at("/openapi.yaml", api.spec_endpoint_yaml())
@@ -161,20 +169,18 @@ pub fn build_app<S: TaskStore>(store: S, settings: &Settings) -> BoxEndpoint<'st
         .allow_headers(["authorization", "content-type"])
         .expose_headers(["location", "retry-after", "www-authenticate"])
         .max_age(600);
-    let verifier = token_verifier(&settings.auth);
+    let templates = Arc::new(RouteTemplates::of::<S>());
 
     routes
         .with(CatchPanic::new().with_handler(|_| {
             tracing::error!("a request handler panicked");
             IntoResponse::into_response(api::error::ApiError::internal())
         }))
-        .data(verifier)
-        .data(MaxBodyBytes(settings.server.max_body_bytes))
         .catch_all_error(|err| async move { render(err) })
         // No origins configured means no CORS headers at all (poem's Cors would allow every
         // origin when given none).
         .with_if(!settings.server.cors_origins.is_empty(), cors)
-        .around(log_request)
+        .around(move |next, req| log_request(next, req, templates.clone()))
         .map_to_response()
         .boxed()
 }
@@ -203,7 +209,11 @@ fn token_verifier(settings: &AuthSettings) -> Arc<TokenVerifier> {
 
 /// One log line per request: method, route template, status, latency and, once authenticated,
 /// the user id (recorded by the bearer checker into this span). Never headers, never the token.
-async fn log_request<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+async fn log_request<E: Endpoint>(
+    next: E,
+    req: Request,
+    templates: Arc<RouteTemplates>,
+) -> poem::Result<Response> {
     let span = tracing::info_span!(
         "request",
         method = %req.method(),
@@ -214,10 +224,10 @@ async fn log_request<E: Endpoint>(next: E, req: Request) -> poem::Result<Respons
         Ok(resp) => resp.into_response(),
         Err(err) => render(err),
     };
-    let route = resp
-        .data::<OperationId>()
-        .map(|op| api::route_template(op.0))
-        .unwrap_or("unmatched");
+    let route = match resp.data::<OperationId>() {
+        Some(op) => templates.get(op.0).unwrap_or("other"),
+        None => "unmatched",
+    };
     let _entered = span.enter();
     tracing::info!(
         route,

@@ -5,11 +5,12 @@
 //! 400 `BAD_REQUEST`; JSON that breaks the schema is a 422 `VALIDATION_ERROR` listing each field at
 //! fault (missing, null, wrong type, too long, blank, unknown) in one response.
 
+use std::marker::PhantomData;
+
 use poem::{Request, RequestBody, error::ReadBodyError};
 use poem_openapi::{
-    impl_apirequest_for_payload,
-    payload::{ParsePayload, Payload},
-    registry::{MetaSchemaRef, Registry},
+    ApiExtractor, ApiExtractorType, ExtractParamOptions,
+    registry::{MetaMediaType, MetaRequest, Registry},
     types::Type,
 };
 use serde_json::{Map, Value};
@@ -18,9 +19,11 @@ use super::{
     error::ApiError,
     schemas::{TaskCreate, TaskReplace, TaskUpdate, ValidationIssue},
 };
-use crate::domain::{DomainError, NewTask, TaskChanges, TaskDescription, TaskTitle};
+use crate::domain::{
+    DomainError, NewTask, TaskChanges, TaskDescription, TaskReplacement, TaskTitle,
+};
 
-/// The largest JSON body accepted, in bytes; set with `.data(MaxBodyBytes(n))` on the app.
+/// The largest JSON body accepted, in bytes.
 #[derive(Debug, Clone, Copy)]
 pub struct MaxBodyBytes(pub usize);
 
@@ -35,41 +38,38 @@ pub trait RequestSchema: Type {
 }
 
 /// A JSON request body documented as `S` and parsed into `S::Parsed`.
-pub struct JsonBody<S: RequestSchema>(pub S::Parsed);
-
-impl<S: RequestSchema> Payload for JsonBody<S> {
-    const CONTENT_TYPE: &'static str = "application/json";
-
-    fn check_content_type(content_type: &str) -> bool {
-        matches!(content_type.parse::<mime::Mime>(),
-            Ok(m) if m.type_() == "application" && (m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json")))
-    }
-
-    fn schema_ref() -> MetaSchemaRef {
-        S::schema_ref()
-    }
-
-    fn register(registry: &mut Registry) {
-        S::register(registry);
-    }
+///
+/// Extracting it reads nothing: the body is parsed only when the handler calls `parse`, after the
+/// caller has been authenticated, so an unauthenticated request never costs a body read and is
+/// answered 401 whatever its body holds.
+pub struct JsonBody<S: RequestSchema> {
+    content_type: Option<String>,
+    content_length: Option<usize>,
+    body: poem::Body,
+    schema: PhantomData<fn() -> S>,
 }
 
-impl<S: RequestSchema> ParsePayload for JsonBody<S> {
-    const IS_REQUIRED: bool = true;
-
-    async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
-        let limit = request
-            .data::<MaxBodyBytes>()
-            .map_or(MaxBodyBytes::DEFAULT, |m| m.0);
-        if request
-            .header(poem::http::header::CONTENT_LENGTH)
-            .and_then(|v| v.parse::<usize>().ok())
-            .is_some_and(|len| len > limit)
-        {
-            return Err(ApiError::payload_too_large(limit).into());
+impl<S: RequestSchema> JsonBody<S> {
+    /// Read at most `limit` bytes and parse them, reporting every field at fault.
+    pub async fn parse(self, limit: usize) -> Result<S::Parsed, ApiError> {
+        match self.content_type.as_deref() {
+            None => {
+                return Err(ApiError::bad_request(
+                    "missing Content-Type: send application/json",
+                ));
+            }
+            Some(content_type) if !is_json(content_type) => {
+                return Err(ApiError::bad_request(
+                    "unsupported Content-Type: send application/json",
+                ));
+            }
+            Some(_) => {}
         }
-        let bytes = body
-            .take()?
+        if self.content_length.is_some_and(|len| len > limit) {
+            return Err(ApiError::payload_too_large(limit));
+        }
+        let bytes = self
+            .body
             .into_bytes_limit(limit)
             .await
             .map_err(|e| match e {
@@ -77,7 +77,9 @@ impl<S: RequestSchema> ParsePayload for JsonBody<S> {
                 _ => ApiError::bad_request("request body could not be read"),
             })?;
         if bytes.is_empty() {
-            return Err(ApiError::bad_request("request body is empty: send a JSON object").into());
+            return Err(ApiError::bad_request(
+                "request body is empty: send a JSON object",
+            ));
         }
         let value: Value = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))?;
@@ -86,25 +88,63 @@ impl<S: RequestSchema> ParsePayload for JsonBody<S> {
                 &["body"],
                 "body must be a JSON object",
                 "object_type",
-            )])
-            .into());
+            )]));
         };
         let mut reader = ObjectReader::new(map);
         let parsed = S::parse(&mut reader);
         match (parsed, reader.finish()) {
-            (Some(parsed), Ok(())) => Ok(Self(parsed)),
-            (_, Err(issues)) => Err(ApiError::validation(issues).into()),
+            (Some(parsed), Ok(())) => Ok(parsed),
+            (_, Err(issues)) => Err(ApiError::validation(issues)),
             (None, Ok(())) => Err(ApiError::validation(vec![ValidationIssue::new(
                 &["body"],
                 "invalid body",
                 "value_error",
-            )])
-            .into()),
+            )])),
         }
     }
 }
 
-impl_apirequest_for_payload!(JsonBody<S>, S: RequestSchema);
+/// `application/json` or any `application/*+json`.
+fn is_json(content_type: &str) -> bool {
+    matches!(content_type.parse::<mime::Mime>(),
+        Ok(m) if m.type_() == "application" && (m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json")))
+}
+
+impl<'a, S: RequestSchema> ApiExtractor<'a> for JsonBody<S> {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        S::register(registry);
+    }
+
+    fn request_meta() -> Option<MetaRequest> {
+        Some(MetaRequest {
+            description: None,
+            content: vec![MetaMediaType {
+                content_type: "application/json",
+                schema: S::schema_ref(),
+            }],
+            required: true,
+        })
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        body: &mut RequestBody,
+        _: ExtractParamOptions<()>,
+    ) -> poem::Result<Self> {
+        Ok(Self {
+            content_type: request.content_type().map(str::to_owned),
+            content_length: request
+                .header(poem::http::header::CONTENT_LENGTH)
+                .and_then(|v| v.parse::<usize>().ok()),
+            body: body.take().unwrap_or_default(),
+            schema: PhantomData,
+        })
+    }
+}
 
 /// Reads fields out of a JSON object, collecting every problem instead of stopping at the first.
 pub struct ObjectReader {
@@ -237,9 +277,9 @@ impl RequestSchema for TaskCreate {
 }
 
 impl RequestSchema for TaskReplace {
-    type Parsed = TaskChanges;
+    type Parsed = TaskReplacement;
 
-    fn parse(body: &mut ObjectReader) -> Option<TaskChanges> {
+    fn parse(body: &mut ObjectReader) -> Option<TaskReplacement> {
         let title = body.title();
         let description = match body.description() {
             Some(None) => {
@@ -255,10 +295,10 @@ impl RequestSchema for TaskReplace {
             }
             other => other.flatten(),
         };
-        Some(TaskChanges {
-            title: Some(title?),
-            description: Some(description?),
-            complete: Some(complete?),
+        Some(TaskReplacement {
+            title: title?,
+            description: description?,
+            complete: complete?,
         })
     }
 }

@@ -14,7 +14,7 @@ use super::{
     response::JsonResponse,
     schemas::{ErrorBody, ErrorCode, Timestamp, ValidationIssue},
 };
-use crate::{auth::AuthError, store::StoreError};
+use crate::{auth::AuthError, store::StoreError, tasks::TaskError};
 
 /// Seconds a client should wait before retrying a 503.
 pub const RETRY_AFTER_SECS: u32 = 1;
@@ -145,6 +145,15 @@ impl From<StoreError> for ApiError {
                 tracing::error!(error = %source, "database error");
                 Self::internal()
             }
+        }
+    }
+}
+
+impl From<TaskError> for ApiError {
+    fn from(e: TaskError) -> Self {
+        match e {
+            TaskError::NothingToChange => Self::bad_request(e.to_string()),
+            TaskError::Store(e) => e.into(),
         }
     }
 }

@@ -11,15 +11,16 @@ use super::{
     response::JsonResponse,
     schemas::{DatabaseStatus, ErrorCode, Health, HealthStatus, Timestamp},
 };
-use crate::store::TaskStore;
+use crate::{store::TaskStore, tasks::TaskService};
 
+/// The health operation, over the same use cases as the Tasks operations.
 pub struct HealthApi<S> {
-    store: S,
+    tasks: TaskService<S>,
 }
 
 impl<S: TaskStore> HealthApi<S> {
-    pub fn new(store: S) -> Self {
-        Self { store }
+    pub fn new(tasks: TaskService<S>) -> Self {
+        Self { tasks }
     }
 }
 
@@ -95,7 +96,7 @@ impl<S: TaskStore> HealthApi<S> {
     /// No authentication. 200 when the database answers, 503 when it does not.
     #[oai(path = "/health", method = "get", operation_id = "health")]
     async fn health(&self, _public: NoAuth) -> HealthResponse {
-        match self.store.ping().await {
+        match self.tasks.check_database().await {
             Ok(()) => HealthResponse::Ok(JsonResponse(Health {
                 status: HealthStatus::Ok,
                 database: DatabaseStatus::Ok,

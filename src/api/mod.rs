@@ -1,4 +1,5 @@
-//! The HTTP contract: the OpenAPI service (operations, schemas, security, errors) and the docs UIs.
+//! The REST front door: the OpenAPI service (operations, schemas, security, errors) over the
+//! task use cases, and the route templates request logs use.
 
 pub mod body;
 pub mod error;
@@ -8,12 +9,17 @@ pub mod schemas;
 pub mod security;
 pub mod tasks;
 
-use poem_openapi::{ContactObject, LicenseObject, OpenApiService, ServerObject, Tags};
+use std::{collections::HashMap, sync::Arc};
+
+use poem_openapi::{ContactObject, LicenseObject, OpenApi, OpenApiService, ServerObject, Tags};
 
 use crate::{
+    auth::TokenVerifier,
     domain::{NewTask, Task, TaskChanges, TaskId, UserId},
     store::{StoreError, TaskStore},
+    tasks::TaskService,
 };
+use body::MaxBodyBytes;
 
 pub use health::HealthApi;
 pub use tasks::TasksApi;
@@ -41,13 +47,25 @@ pub enum ApiTags {
     Health,
 }
 
-/// The whole contract as one OpenAPI service. `S` is the store backend.
-pub type Service<S> = OpenApiService<(TasksApi<S>, HealthApi<S>), ()>;
+/// The operations the service serves, in the order the document lists them.
+pub type Operations<S> = (TasksApi<S>, HealthApi<S>);
 
-/// Build the OpenAPI service over `store`. `server_url` is advertised in the document.
-pub fn service<S: TaskStore>(store: S, server_url: Option<&str>) -> Service<S> {
+/// The whole contract as one OpenAPI service. `S` is the store backend.
+pub type Service<S> = OpenApiService<Operations<S>, ()>;
+
+/// Build the OpenAPI service over the use cases. Tokens are checked by `verifier`; bodies larger
+/// than `max_body_bytes` are refused. `server_url` is advertised in the document.
+pub fn service<S: TaskStore>(
+    tasks: TaskService<S>,
+    verifier: Arc<TokenVerifier>,
+    max_body_bytes: usize,
+    server_url: Option<&str>,
+) -> Service<S> {
     let service = OpenApiService::new(
-        (TasksApi::new(store.clone()), HealthApi::new(store)),
+        (
+            TasksApi::new(tasks.clone(), verifier, max_body_bytes),
+            HealthApi::new(tasks),
+        ),
         TITLE,
         VERSION,
     )
@@ -65,7 +83,14 @@ pub fn service<S: TaskStore>(store: S, server_url: Option<&str>) -> Service<S> {
 
 /// The contract alone, for export (`todo-api openapi`): the same document the server serves.
 pub fn document() -> Service<NoStore> {
-    service(NoStore, Some("/"))
+    service(
+        TaskService::new(NoStore),
+        Arc::new(TokenVerifier::from_settings(
+            &crate::config::AuthSettings::default(),
+        )),
+        MaxBodyBytes::DEFAULT,
+        Some("/"),
+    )
 }
 
 /// A store that is never called: it only lets the document be built without a database.
@@ -100,13 +125,51 @@ fn no_store() -> StoreError {
     StoreError::Unavailable("no database: document-only service".into())
 }
 
-/// The route template an operation serves, for request logs.
-pub fn route_template(operation_id: &str) -> &'static str {
-    match operation_id {
-        "listTasks" | "createTask" => "/api/{user_id}/tasks",
-        "getTask" | "replaceTask" | "updateTask" | "deleteTask" => "/api/{user_id}/tasks/{task_id}",
-        "toggleTaskComplete" => "/api/{user_id}/tasks/{task_id}/complete",
-        "health" => "/health",
-        _ => "other",
+/// The route template (`/api/{user_id}/tasks/{task_id}`) of every operation, keyed by operation
+/// id, read from the same metadata the document is built from, so request logs can never name a
+/// path the contract does not have.
+#[derive(Debug, Clone)]
+pub struct RouteTemplates(HashMap<&'static str, String>);
+
+impl RouteTemplates {
+    /// The templates of the operations of `Operations<S>`.
+    pub fn of<S: TaskStore>() -> Self {
+        let mut templates = HashMap::new();
+        for api in <Operations<S> as OpenApi>::meta() {
+            for path in api.paths {
+                for operation in path.operations {
+                    if let Some(id) = operation.operation_id {
+                        templates.insert(id, path.path.clone());
+                    }
+                }
+            }
+        }
+        Self(templates)
+    }
+
+    /// The template of `operation_id`, if the contract has that operation.
+    pub fn get(&self, operation_id: &str) -> Option<&str> {
+        self.0.get(operation_id).map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_operation_has_the_route_template_the_document_publishes() {
+        let templates = RouteTemplates::of::<NoStore>();
+        let spec: serde_json::Value = serde_json::from_str(&document().spec()).unwrap();
+        let mut published = 0;
+        for (path, operations) in spec["paths"].as_object().unwrap() {
+            for operation in operations.as_object().unwrap().values() {
+                let id = operation["operationId"].as_str().unwrap();
+                assert_eq!(templates.get(id), Some(path.as_str()), "{id}");
+                published += 1;
+            }
+        }
+        assert_eq!(published, 8, "every operation of the contract is covered");
+        assert_eq!(templates.get("noSuchOperation"), None);
     }
 }

@@ -80,6 +80,79 @@ impl ToJSON for Timestamp {
     }
 }
 
+/// Implements the poem-openapi traits of a one-string schema type whose schema is built in code,
+/// so its limits come from the domain's constants rather than from literals in attributes.
+macro_rules! string_schema {
+    ($ty:ident, $name:literal, $schema:expr) => {
+        impl Type for $ty {
+            const IS_REQUIRED: bool = true;
+            type RawValueType = Self;
+            type RawElementValueType = Self;
+
+            fn name() -> Cow<'static, str> {
+                $name.into()
+            }
+
+            fn schema_ref() -> MetaSchemaRef {
+                MetaSchemaRef::Inline(Box::new($schema))
+            }
+
+            fn as_raw_value(&self) -> Option<&Self> {
+                Some(self)
+            }
+
+            fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+                Box::new(self.as_raw_value().into_iter())
+            }
+        }
+
+        impl ParseFromJSON for $ty {
+            fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+                match value {
+                    Some(Value::String(s)) => Ok(Self(s)),
+                    other => Err(ParseError::expected_type(other.unwrap_or_default())),
+                }
+            }
+        }
+
+        impl ToJSON for $ty {
+            fn to_json(&self) -> Option<Value> {
+                Some(Value::String(self.0.clone()))
+            }
+        }
+    };
+}
+
+/// A title as the server returns it: 1 to `TITLE_MAX_CHARS` characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Title(pub String);
+
+string_schema!(
+    Title,
+    "string_title",
+    MetaSchema {
+        min_length: Some(1),
+        max_length: Some(domain::TITLE_MAX_CHARS),
+        ..MetaSchema::new("string")
+    }
+);
+
+/// A title as a client sends it: as `Title`, with at least one character that is not whitespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TitleInput(pub String);
+
+string_schema!(
+    TitleInput,
+    "string_title_input",
+    MetaSchema {
+        min_length: Some(1),
+        max_length: Some(domain::TITLE_MAX_CHARS),
+        pattern: Some(r"\S".into()),
+        ..MetaSchema::new("string")
+    }
+);
+
 /// A description that is always present in the document but may be `null`:
 /// `{"type": "string", "nullable": true, "maxLength": 1000}`, listed as required.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,8 +219,7 @@ pub struct Task {
     #[oai(read_only)]
     pub user_id: String,
     /// What to do: 1 to 200 characters, at least one of them not whitespace.
-    #[oai(validator(min_length = 1, max_length = 200))]
-    pub title: String,
+    pub title: Title,
     pub description: Description,
     /// Whether the task is done. False on creation.
     pub complete: bool,
@@ -164,7 +236,7 @@ impl From<domain::Task> for Task {
         Self {
             id: t.id,
             user_id: t.user_id,
-            title: t.title,
+            title: Title(t.title),
             description: Description(t.description),
             complete: t.complete,
             created_at: Timestamp(t.created_at_ms),
@@ -178,7 +250,7 @@ impl Example for Task {
         Self {
             id: 42,
             user_id: "user_abc123".into(),
-            title: "Buy milk".into(),
+            title: Title("Buy milk".into()),
             description: Description(None),
             complete: false,
             created_at: Timestamp(1_766_570_400_123),
@@ -211,8 +283,7 @@ impl Example for TaskList {
 #[oai(rename = "TaskCreate", deny_unknown_fields, example)]
 pub struct TaskCreate {
     /// 1 to 200 characters, at least one of them not whitespace. Stored exactly as sent.
-    #[oai(validator(min_length = 1, max_length = 200, pattern = r"\S"))]
-    pub title: String,
+    pub title: TitleInput,
     /// Optional; omit it or send null for none.
     pub description: Option<Description>,
 }
@@ -220,7 +291,7 @@ pub struct TaskCreate {
 impl Example for TaskCreate {
     fn example() -> Self {
         Self {
-            title: "Buy milk".into(),
+            title: TitleInput("Buy milk".into()),
             description: Some(Description(Some("2 litres, semi-skimmed".into()))),
         }
     }
@@ -231,8 +302,7 @@ impl Example for TaskCreate {
 #[oai(rename = "TaskReplace", deny_unknown_fields, example)]
 pub struct TaskReplace {
     /// 1 to 200 characters, at least one of them not whitespace.
-    #[oai(validator(min_length = 1, max_length = 200, pattern = r"\S"))]
-    pub title: String,
+    pub title: TitleInput,
     /// Free text, at most 1000 characters; null for none. Required, even when null.
     pub description: Description,
     /// Whether the task is done.
@@ -242,7 +312,7 @@ pub struct TaskReplace {
 impl Example for TaskReplace {
     fn example() -> Self {
         Self {
-            title: "Buy oat milk".into(),
+            title: TitleInput("Buy oat milk".into()),
             description: Description(None),
             complete: true,
         }
@@ -254,11 +324,8 @@ impl Example for TaskReplace {
 #[oai(rename = "TaskUpdate", deny_unknown_fields, example)]
 pub struct TaskUpdate {
     /// 1 to 200 characters, at least one of them not whitespace. Cannot be null.
-    #[oai(
-        validator(min_length = 1, max_length = 200, pattern = r"\S"),
-        skip_serializing_if_is_none
-    )]
-    pub title: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub title: Option<TitleInput>,
     /// Free text, at most 1000 characters; null clears it. Omit it to leave it unchanged.
     #[oai(skip_serializing_if_is_none)]
     pub description: Option<Description>,
@@ -397,5 +464,32 @@ impl Example for ErrorBody {
             timestamp: Timestamp(1_766_570_400_123),
             errors: Some(vec![ValidationIssue::example()]),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use poem_openapi::types::Type;
+
+    use super::*;
+    use crate::domain::TITLE_MAX_CHARS;
+
+    #[test]
+    fn the_published_limits_are_the_domain_limits() {
+        for schema in [Title::schema_ref(), TitleInput::schema_ref()] {
+            let MetaSchemaRef::Inline(schema) = schema else {
+                panic!("titles are inline schemas")
+            };
+            assert_eq!(schema.min_length, Some(1));
+            assert_eq!(schema.max_length, Some(TITLE_MAX_CHARS));
+        }
+        let MetaSchemaRef::Inline(description) = Description::schema_ref() else {
+            panic!("descriptions are inline schemas")
+        };
+        assert_eq!(description.max_length, Some(DESCRIPTION_MAX_CHARS));
+        // The prose a person reads in the document states the same numbers.
+        let spec = crate::api::document().spec();
+        assert!(spec.contains(&format!("1 to {TITLE_MAX_CHARS} characters")));
+        assert!(spec.contains(&format!("at most {DESCRIPTION_MAX_CHARS} characters")));
     }
 }

@@ -1,8 +1,11 @@
 //! The Tasks resource: `/api/{user_id}/tasks[/{task_id}[/complete]]`.
 //!
-//! Each operation authenticates the caller, checks the path's `user_id` against the token's
-//! subject, and calls the owner-scoped store. Paths are written in full on each operation because
-//! poem-openapi binds path parameters by position.
+//! Translation only: each operation turns the bearer token and path into the owner, parses the
+//! body into a domain value, calls one use case of `TaskService` and shapes its result as the
+//! contract's response. Paths are written in full on each operation because poem-openapi binds
+//! path parameters by position.
+
+use std::sync::Arc;
 
 use poem_openapi::{ApiResponse, OpenApi, param::Path};
 
@@ -14,16 +17,22 @@ use super::{
     schemas::{Task, TaskCreate, TaskList, TaskReplace, TaskUpdate},
     security::BearerAuth,
 };
-use crate::store::TaskStore;
+use crate::{auth::TokenVerifier, store::TaskStore, tasks::TaskService};
 
 /// The Tasks operations, over any store backend.
 pub struct TasksApi<S> {
-    store: S,
+    tasks: TaskService<S>,
+    verifier: Arc<TokenVerifier>,
+    max_body_bytes: usize,
 }
 
 impl<S: TaskStore> TasksApi<S> {
-    pub fn new(store: S) -> Self {
-        Self { store }
+    pub fn new(tasks: TaskService<S>, verifier: Arc<TokenVerifier>, max_body_bytes: usize) -> Self {
+        Self {
+            tasks,
+            verifier,
+            max_body_bytes,
+        }
     }
 }
 
@@ -78,10 +87,10 @@ impl<S: TaskStore> TasksApi<S> {
         /// The user whose tasks these are; must be the token's subject.
         user_id: Path<String>,
     ) -> Result<ListTasksResponse> {
-        let owner = auth.authorize(&user_id)?;
+        let owner = auth.owner(&self.verifier, &user_id).await?;
         let tasks: Vec<Task> = self
-            .store
-            .list(owner)
+            .tasks
+            .list(&owner)
             .await?
             .into_iter()
             .map(Task::from)
@@ -108,8 +117,9 @@ impl<S: TaskStore> TasksApi<S> {
         user_id: Path<String>,
         body: JsonBody<TaskCreate>,
     ) -> Result<CreateTaskResponse> {
-        let owner = auth.authorize(&user_id)?;
-        let task = self.store.create(owner, body.0).await?;
+        let owner = auth.owner(&self.verifier, &user_id).await?;
+        let new_task = body.parse(self.max_body_bytes).await?;
+        let task = self.tasks.create(&owner, new_task).await?;
         let location = format!("/api/{}/tasks/{}", percent_encode(owner.as_str()), task.id);
         Ok(CreateTaskResponse::Created(
             JsonResponse(task.into()),
@@ -133,8 +143,8 @@ impl<S: TaskStore> TasksApi<S> {
         /// The task's id.
         task_id: Path<i64>,
     ) -> Result<TaskResponse> {
-        let owner = auth.authorize(&user_id)?;
-        let task = self.store.get(owner, task_id.0).await?;
+        let owner = auth.owner(&self.verifier, &user_id).await?;
+        let task = self.tasks.get(&owner, task_id.0).await?;
         Ok(TaskResponse::Ok(JsonResponse(task.into())))
     }
 
@@ -155,8 +165,9 @@ impl<S: TaskStore> TasksApi<S> {
         task_id: Path<i64>,
         body: JsonBody<TaskReplace>,
     ) -> Result<TaskResponse> {
-        let owner = auth.authorize(&user_id)?;
-        let task = self.store.update(owner, task_id.0, body.0).await?;
+        let owner = auth.owner(&self.verifier, &user_id).await?;
+        let replacement = body.parse(self.max_body_bytes).await?;
+        let task = self.tasks.replace(&owner, task_id.0, replacement).await?;
         Ok(TaskResponse::Ok(JsonResponse(task.into())))
     }
 
@@ -177,13 +188,9 @@ impl<S: TaskStore> TasksApi<S> {
         task_id: Path<i64>,
         body: JsonBody<TaskUpdate>,
     ) -> Result<TaskResponse> {
-        let owner = auth.authorize(&user_id)?;
-        if body.0.is_empty() {
-            return Err(ApiError::bad_request(
-                "send at least one of `title`, `description`, `complete`",
-            ));
-        }
-        let task = self.store.update(owner, task_id.0, body.0).await?;
+        let owner = auth.owner(&self.verifier, &user_id).await?;
+        let changes = body.parse(self.max_body_bytes).await?;
+        let task = self.tasks.update(&owner, task_id.0, changes).await?;
         Ok(TaskResponse::Ok(JsonResponse(task.into())))
     }
 
@@ -203,8 +210,8 @@ impl<S: TaskStore> TasksApi<S> {
         /// The task's id.
         task_id: Path<i64>,
     ) -> Result<TaskResponse> {
-        let owner = auth.authorize(&user_id)?;
-        let task = self.store.toggle_complete(owner, task_id.0).await?;
+        let owner = auth.owner(&self.verifier, &user_id).await?;
+        let task = self.tasks.toggle_complete(&owner, task_id.0).await?;
         Ok(TaskResponse::Ok(JsonResponse(task.into())))
     }
 
@@ -224,8 +231,8 @@ impl<S: TaskStore> TasksApi<S> {
         /// The task's id.
         task_id: Path<i64>,
     ) -> Result<DeleteTaskResponse> {
-        let owner = auth.authorize(&user_id)?;
-        self.store.delete(owner, task_id.0).await?;
+        let owner = auth.owner(&self.verifier, &user_id).await?;
+        self.tasks.delete(&owner, task_id.0).await?;
         Ok(DeleteTaskResponse::Deleted)
     }
 }

@@ -1,0 +1,88 @@
+//! The task use cases: what listing, creating, reading, replacing, updating, completing and
+//! deleting a task means, whichever front door (REST today, MCP next) the request came through.
+//!
+//! `TaskService` is the only caller of the storage port. Rules that every front door must share
+//! (at least one change in an update; later recurrence on completion, idempotent creates, the
+//! change feed) live here, never in a handler and never in SQL. Ownership is already settled when
+//! a use case runs: the caller passes the authenticated owner, and every store call is scoped to it.
+
+use crate::{
+    domain::{NewTask, Task, TaskChanges, TaskId, TaskReplacement, UserId},
+    store::{StoreError, TaskStore},
+};
+
+/// Why a use case refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    /// An update that sets no field: there is nothing to do, and saying so beats a silent no-op.
+    #[error("send at least one of `title`, `description`, `complete`")]
+    NothingToChange,
+    /// The store refused (no such task for this owner) or failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The task use cases over one store. Cheap to clone: it holds a handle to the store's pool.
+#[derive(Clone)]
+pub struct TaskService<S> {
+    store: S,
+}
+
+impl<S: TaskStore> TaskService<S> {
+    pub fn new(store: S) -> Self {
+        Self { store }
+    }
+
+    /// All of the owner's tasks, ordered by id ascending.
+    pub async fn list(&self, owner: &UserId) -> Result<Vec<Task>, TaskError> {
+        Ok(self.store.list(owner).await?)
+    }
+
+    /// Create a task; the store assigns the id and timestamps, and `complete` starts false.
+    pub async fn create(&self, owner: &UserId, task: NewTask) -> Result<Task, TaskError> {
+        Ok(self.store.create(owner, task).await?)
+    }
+
+    /// One of the owner's tasks; another owner's task is `NotFound`, as if it did not exist.
+    pub async fn get(&self, owner: &UserId, id: TaskId) -> Result<Task, TaskError> {
+        Ok(self.store.get(owner, id).await?)
+    }
+
+    /// Set every field of a task at once.
+    pub async fn replace(
+        &self,
+        owner: &UserId,
+        id: TaskId,
+        replacement: TaskReplacement,
+    ) -> Result<Task, TaskError> {
+        Ok(self.store.update(owner, id, replacement.into()).await?)
+    }
+
+    /// Change the fields that are set; at least one must be.
+    pub async fn update(
+        &self,
+        owner: &UserId,
+        id: TaskId,
+        changes: TaskChanges,
+    ) -> Result<Task, TaskError> {
+        if changes.is_empty() {
+            return Err(TaskError::NothingToChange);
+        }
+        Ok(self.store.update(owner, id, changes).await?)
+    }
+
+    /// Flip `complete` atomically: two concurrent toggles cancel out rather than collide.
+    pub async fn toggle_complete(&self, owner: &UserId, id: TaskId) -> Result<Task, TaskError> {
+        Ok(self.store.toggle_complete(owner, id).await?)
+    }
+
+    /// Delete a task for good; its id is never reused.
+    pub async fn delete(&self, owner: &UserId, id: TaskId) -> Result<(), TaskError> {
+        Ok(self.store.delete(owner, id).await?)
+    }
+
+    /// Whether the database answers a cheap round trip (the liveness check).
+    pub async fn check_database(&self) -> Result<(), StoreError> {
+        self.store.ping().await
+    }
+}
