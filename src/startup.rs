@@ -21,7 +21,7 @@ use tracing::Instrument;
 
 use crate::{
     api::{self, body::MaxBodyBytes, error::render},
-    auth::{TokenVerifier, jwks},
+    auth::{AuthPolicy, TokenVerifier, jwks},
     config::{AuthSettings, ConfigError, DatabaseSettings, Settings},
     store::{
         AnyStore, PgStore, SqliteStore, StoreError, TaskStore,
@@ -59,7 +59,7 @@ pub struct Application {
 impl Application {
     /// Open the store (creating and migrating it), build the app and bind the listener.
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
-        settings.auth.require_token_source()?;
+        AuthPolicy::from_settings(&settings.auth)?.require_token_source()?;
         let app = match open_store(&settings.database.url, &settings.database).await? {
             AnyStore::Sqlite(store) => build_app(store, settings),
             AnyStore::Postgres(store) => build_app(store, settings),
@@ -183,18 +183,26 @@ pub fn build_app<S: TaskStore>(store: S, settings: &Settings) -> BoxEndpoint<'st
 /// starts even if the issuer is down; tokens it cannot check yet get 503) and then refreshes them
 /// every `auth.jwks_refresh_secs`, for as long as the app lives.
 fn token_verifier(settings: &AuthSettings) -> Arc<TokenVerifier> {
-    let verifier = Arc::new(TokenVerifier::from_settings(settings));
-    let accepted: Vec<&str> = verifier.accepted().iter().map(|a| a.name()).collect();
+    let verifier = Arc::new(match AuthPolicy::from_settings(settings) {
+        Ok(policy) => TokenVerifier::new(policy),
+        // `Application::build` refuses such settings first; anything else fails closed.
+        Err(e) => {
+            tracing::error!(error = %e, "invalid auth settings: every token will be rejected");
+            TokenVerifier::reject_all()
+        }
+    });
+    let policy = verifier.policy();
+    let accepted: Vec<&str> = policy.accepted().iter().map(|a| a.name()).collect();
     let source = verifier.jwks().map(|j| j.source().describe());
-    tracing::info!(?accepted, jwks = ?source, issuer = ?verifier.rules().issuer, "token verification");
-    if settings.uses_dev_secret() && source.is_some() && !accepted.contains(&"HS256") {
+    tracing::info!(?accepted, jwks = ?source, issuer = ?policy.rules().issuer, "token verification");
+    if policy.ignores_dev_secret() {
         tracing::warn!(
             "HS256 is off: the only secret is the development one, which is ignored next to a JWKS; set BETTER_AUTH_SECRET to accept HS256 tokens"
         );
     }
-    if let Some(cache) = verifier.jwks() {
+    if let (Some(cache), Some(every)) = (verifier.jwks(), policy.jwks().map(|j| j.refresh)) {
         match tokio::runtime::Handle::try_current() {
-            Ok(_) => drop(jwks::spawn_refresh(cache, settings.jwks_refresh())),
+            Ok(_) => drop(jwks::spawn_refresh(cache, every)),
             Err(_) => tracing::error!("no async runtime: the JWKS will never be loaded"),
         }
     }
