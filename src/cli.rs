@@ -10,7 +10,10 @@ use clap::{Parser, Subcommand};
 
 use crate::{
     api,
-    auth::dev_token::{self, DevSigningKey},
+    auth::{
+        AuthPolicy,
+        dev_token::{self, DevSigningKey},
+    },
     config::{Overrides, Settings},
     startup::{self, Application},
     store::{postgres::connect::redact, transfer},
@@ -106,7 +109,7 @@ pub fn main() -> anyhow::Result<()> {
             jwks,
         } => token(cli.config.as_deref(), user, ttl, ed25519_key, jwks),
         Command::Migrate => {
-            let settings = Settings::load(cli.config.as_deref(), &Overrides::default())?;
+            let (settings, _) = load(cli.config.as_deref(), &Overrides::default())?;
             telemetry::init(&settings.log.filter, settings.log.format);
             runtime()?.block_on(async {
                 startup::open_store(&settings.database.url, &settings.database).await?;
@@ -115,7 +118,7 @@ pub fn main() -> anyhow::Result<()> {
             })
         }
         Command::MigrateData { from, to } => {
-            let settings = Settings::load(cli.config.as_deref(), &Overrides::default())?;
+            let (settings, _) = load(cli.config.as_deref(), &Overrides::default())?;
             telemetry::init(&settings.log.filter, settings.log.format);
             runtime()?.block_on(migrate_data(&settings, &from, &to))
         }
@@ -125,10 +128,10 @@ pub fn main() -> anyhow::Result<()> {
                 port: args.port,
                 database_url: args.database_url,
             };
-            let settings = Settings::load(cli.config.as_deref(), &overrides)?;
+            let (settings, auth) = load(cli.config.as_deref(), &overrides)?;
             telemetry::init(&settings.log.filter, settings.log.format);
-            settings.check_dev_secret_exposure()?;
-            if settings.trusts_dev_secret() {
+            auth.check_dev_secret_exposure(&settings.server.host)?;
+            if auth.trusts_dev_secret() {
                 tracing::warn!(
                     "running with the development secret from config.toml: set BETTER_AUTH_SECRET before exposing this server"
                 );
@@ -136,6 +139,14 @@ pub fn main() -> anyhow::Result<()> {
             runtime()?.block_on(serve(settings))
         }
     }
+}
+
+/// Load the settings and resolve the auth policy from them, so that auth settings that do not fit
+/// together fail every command, as a malformed value does.
+fn load(config: Option<&Path>, overrides: &Overrides) -> anyhow::Result<(Settings, AuthPolicy)> {
+    let settings = Settings::load(config, overrides)?;
+    let auth = AuthPolicy::from_settings(&settings.auth)?;
+    Ok((settings, auth))
 }
 
 /// `todo-api token`: print a development token, or with `--jwks` the dev key's JWKS.
@@ -161,16 +172,16 @@ fn token(
         return Ok(());
     }
     let user = user.context("--user is required")?;
-    let settings = Settings::load(config, &Overrides::default())?;
-    let issuer = settings.auth.expected_issuer();
-    let audience = settings.auth.expected_audience();
+    let (settings, auth) = load(config, &Overrides::default())?;
+    let issuer = auth.rules().issuer.as_deref();
+    let audience = &auth.rules().audience;
     let token = match key {
-        Some(key) => key.mint(&user, ttl, issuer.as_deref(), &audience)?,
+        Some(key) => key.mint(&user, ttl, issuer, audience)?,
         None => {
             let secret = settings.auth.secret.as_ref().context(
                 "no secret configured: set BETTER_AUTH_SECRET, or sign with --ed25519-key FILE",
             )?;
-            dev_token::mint_hs256(secret, &user, ttl, issuer.as_deref(), &audience)?
+            dev_token::mint_hs256(secret, &user, ttl, issuer, audience)?
         }
     };
     println!("{token}");

@@ -5,6 +5,10 @@
 //! `BETTER_AUTH_URL`, `CORS_ORIGINS` (comma-separated) and `RUST_LOG`, plus `TODO_<SECTION>__<KEY>` for every key
 //! (for example `TODO_DATABASE__POOL_SIZE=16`). Unknown keys in the file or under the `TODO_`
 //! prefix are a start-up error that names the key.
+//!
+//! This module is data and parsing only: it checks each value on its own (lengths, bounds, URL
+//! syntax) but not what the values mean together. For `[auth]` that is `auth::AuthPolicy`, which
+//! resolves the accepted algorithms, key sources and claim rules from `AuthSettings`.
 
 use std::{
     path::{Path, PathBuf},
@@ -18,7 +22,7 @@ use figment::{
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer};
 
-use crate::auth::TokenAlgorithm;
+use crate::jwa::TokenAlgorithm;
 
 /// The secret shipped in `config.toml` for local development. The server warns when it runs with it.
 pub const DEV_SECRET: &str = "dev-only-insecure-secret-change-me-0123456789";
@@ -92,7 +96,8 @@ pub struct AuthSettings {
     #[serde(deserialize_with = "string_or_list")]
     pub audience: Vec<String>,
     /// Accepted signing algorithms. Empty means EdDSA, ES256, ES512, RS256 and PS256 when a JWKS
-    /// source is set, plus HS256 when a secret is (but not the development secret next to a JWKS).
+    /// source is set, plus HS256 when a secret is (but not the development secret next to a JWKS);
+    /// `auth::AuthPolicy` resolves it.
     #[serde(deserialize_with = "algorithm_list")]
     pub algorithms: Vec<TokenAlgorithm>,
     /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
@@ -105,13 +110,6 @@ pub struct AuthSettings {
     pub jwks_timeout_secs: u64,
     /// Largest JWKS document accepted, in bytes.
     pub jwks_max_bytes: usize,
-}
-
-/// Where the JWKS comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum JwksSource {
-    Url(reqwest::Url),
-    File(PathBuf),
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -157,7 +155,7 @@ impl Default for DatabaseSettings {
 
 impl Default for AuthSettings {
     /// The development secret, so the server runs with zero setup. It stops counting once a
-    /// JWKS source is set (see `accepted_algorithms`); an empty secret removes it.
+    /// JWKS source is set (see `auth::AuthPolicy`); an empty secret removes it.
     fn default() -> Self {
         Self {
             secret: Some(SecretString::from(DEV_SECRET)),
@@ -177,8 +175,8 @@ impl Default for AuthSettings {
 }
 
 impl AuthSettings {
-    /// Checks that serde cannot express (they do not require a token source: see
-    /// `require_token_source`, which only the server needs).
+    /// Checks on each value alone. What the values mean together (the JWKS source, the
+    /// algorithms each needing its key source) is checked by `auth::AuthPolicy::from_settings`.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if let Some(secret) = &self.secret
             && secret.expose_secret().len() < MIN_SECRET_BYTES
@@ -189,23 +187,6 @@ impl AuthSettings {
         }
         if let Some(url) = non_empty(&self.better_auth_url) {
             http_url("auth.better_auth_url (BETTER_AUTH_URL)", url)?;
-        }
-        let jwks = self.jwks_source()?;
-        if self.algorithms.contains(&TokenAlgorithm::Hs256) && self.secret.is_none() {
-            return Err(ConfigError::Invalid(
-                "auth.algorithms lists HS256 but no secret is set: set BETTER_AUTH_SECRET".into(),
-            ));
-        }
-        if let Some(alg) = self
-            .algorithms
-            .iter()
-            .find(|a| **a != TokenAlgorithm::Hs256)
-            && jwks.is_none()
-        {
-            return Err(ConfigError::Invalid(format!(
-                "auth.algorithms lists {alg} but no JWKS source is set: set BETTER_AUTH_URL, \
-                 auth.jwks_url or auth.jwks_path"
-            )));
         }
         for (key, value) in [
             ("auth.jwks_refresh_secs", self.jwks_refresh_secs),
@@ -223,109 +204,6 @@ impl AuthSettings {
         Ok(())
     }
 
-    /// The server needs at least one way to verify tokens.
-    pub fn require_token_source(&self) -> Result<(), ConfigError> {
-        if self.accepted_algorithms().is_empty() {
-            return Err(ConfigError::Invalid(
-                "no way to verify tokens: set BETTER_AUTH_URL (Better Auth's JWKS; or \
-                 auth.jwks_url, or auth.jwks_path for a JWKS file) for Better Auth's default \
-                 EdDSA tokens, and/or BETTER_AUTH_SECRET (auth.secret) for HS256 tokens"
-                    .into(),
-            ));
-        }
-        Ok(())
-    }
-
-    /// The JWKS to trust: `jwks_path`, else `jwks_url`, else `{better_auth_url}/api/auth/jwks`.
-    pub fn jwks_source(&self) -> Result<Option<JwksSource>, ConfigError> {
-        let path = self
-            .jwks_path
-            .as_ref()
-            .filter(|p| !p.as_os_str().is_empty());
-        match (
-            path,
-            non_empty(&self.jwks_url),
-            non_empty(&self.better_auth_url),
-        ) {
-            (Some(_), Some(_), _) => Err(ConfigError::Invalid(
-                "set auth.jwks_url or auth.jwks_path, not both".into(),
-            )),
-            (Some(path), None, _) => Ok(Some(JwksSource::File(path.clone()))),
-            (None, Some(url), _) => Ok(Some(JwksSource::Url(http_url("auth.jwks_url", url)?))),
-            (None, None, Some(base)) => {
-                let mut url = http_url("auth.better_auth_url (BETTER_AUTH_URL)", base)?;
-                // Better Auth accepts its URL with or without its `/api/auth` base path.
-                let path = url.path().trim_end_matches('/');
-                let jwks = match path.ends_with("/api/auth") {
-                    true => format!("{path}/jwks"),
-                    false => format!("{path}/api/auth/jwks"),
-                };
-                url.set_path(&jwks);
-                url.set_query(None);
-                url.set_fragment(None);
-                Ok(Some(JwksSource::Url(url)))
-            }
-            (None, None, None) => Ok(None),
-        }
-    }
-
-    /// The origin of `better_auth_url`: what Better Auth puts in `iss` and `aud` by default.
-    fn better_auth_origin(&self) -> Option<String> {
-        let url = reqwest::Url::parse(non_empty(&self.better_auth_url)?).ok()?;
-        Some(url.origin().ascii_serialization())
-    }
-
-    /// The `iss` every token must carry, if any.
-    pub fn expected_issuer(&self) -> Option<String> {
-        non_empty(&self.issuer)
-            .map(str::to_owned)
-            .or_else(|| self.better_auth_origin())
-    }
-
-    /// The `aud` values a token must carry one of, if any.
-    pub fn expected_audience(&self) -> Vec<String> {
-        if self.audience.is_empty() {
-            self.better_auth_origin().into_iter().collect()
-        } else {
-            self.audience.clone()
-        }
-    }
-
-    /// The algorithms the server accepts: `algorithms` when set, else every asymmetric one when a
-    /// JWKS source is set, plus HS256 when a secret is. The development secret from
-    /// `config.toml` does not count next to a JWKS: a deployment that points at Better Auth must
-    /// not also trust a secret published in this repository (list HS256 explicitly to opt in).
-    pub fn accepted_algorithms(&self) -> Vec<TokenAlgorithm> {
-        let has_jwks = matches!(self.jwks_source(), Ok(Some(_)));
-        let has_secret = self.secret.is_some();
-        if !self.algorithms.is_empty() {
-            return self
-                .algorithms
-                .iter()
-                .copied()
-                .filter(|alg| match alg {
-                    TokenAlgorithm::Hs256 => has_secret,
-                    _ => has_jwks,
-                })
-                .collect();
-        }
-        let mut accepted = Vec::new();
-        if has_secret && !(has_jwks && self.uses_dev_secret()) {
-            accepted.push(TokenAlgorithm::Hs256);
-        }
-        if has_jwks {
-            accepted.extend(TokenAlgorithm::ASYMMETRIC);
-        }
-        accepted
-    }
-
-    /// True when the secret is the one committed for development.
-    pub fn uses_dev_secret(&self) -> bool {
-        self.secret
-            .as_ref()
-            .is_some_and(|s| s.expose_secret() == DEV_SECRET)
-    }
-
     pub fn jwks_refresh(&self) -> Duration {
         Duration::from_secs(self.jwks_refresh_secs)
     }
@@ -339,11 +217,13 @@ impl AuthSettings {
     }
 }
 
-fn non_empty(value: &Option<String>) -> Option<&str> {
+/// The trimmed value, or `None` when it is unset or blank (`BETTER_AUTH_URL=` means unset).
+pub(crate) fn non_empty(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
-fn http_url(key: &str, value: &str) -> Result<reqwest::Url, ConfigError> {
+/// `value` parsed as an absolute `http://` or `https://` URL; errors name `key`.
+pub(crate) fn http_url(key: &str, value: &str) -> Result<reqwest::Url, ConfigError> {
     let url = reqwest::Url::parse(value)
         .map_err(|e| ConfigError::Invalid(format!("{key}: {value:?} is not a URL ({e})")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
@@ -436,7 +316,8 @@ impl Settings {
         Ok(settings)
     }
 
-    /// Checks that serde cannot express.
+    /// Checks that serde cannot express, on each value alone. Callers then resolve
+    /// `auth::AuthPolicy` from `auth`, which checks what the auth values mean together.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.auth.validate()?;
         if self.database.pool_size == 0 {
@@ -455,39 +336,6 @@ impl Settings {
             ));
         }
         Ok(())
-    }
-
-    /// True when the server would trust HS256 tokens signed with the secret committed for
-    /// development (anyone can mint those).
-    pub fn trusts_dev_secret(&self) -> bool {
-        self.auth.uses_dev_secret()
-            && self
-                .auth
-                .accepted_algorithms()
-                .contains(&crate::auth::TokenAlgorithm::Hs256)
-    }
-
-    /// The development secret is public: serving with it is allowed on loopback only.
-    pub fn check_dev_secret_exposure(&self) -> Result<(), ConfigError> {
-        let loopback = match self.server.host.as_str() {
-            "localhost" => true,
-            host => host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback()),
-        };
-        if self.trusts_dev_secret() && !loopback {
-            return Err(ConfigError::Invalid(format!(
-                "refusing to listen on {} with the development secret from config.toml: \
-                 set BETTER_AUTH_SECRET (or BETTER_AUTH_URL) first",
-                self.server.host
-            )));
-        }
-        Ok(())
-    }
-
-    /// True when the server would run with the secret committed for development.
-    pub fn uses_dev_secret(&self) -> bool {
-        self.auth.uses_dev_secret()
     }
 }
 
@@ -542,4 +390,65 @@ fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Err
             .collect(),
         OneOrMany::Many(v) => v,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth(configure: impl FnOnce(&mut AuthSettings)) -> AuthSettings {
+        let mut settings = AuthSettings {
+            secret: None,
+            ..AuthSettings::default()
+        };
+        configure(&mut settings);
+        settings
+    }
+
+    #[test]
+    fn malformed_auth_values_are_configuration_errors() {
+        let cases = [
+            ("short secret", auth(|s| s.secret = Some("short".into()))),
+            (
+                "relative URL",
+                auth(|s| s.better_auth_url = Some("localhost:3000".into())),
+            ),
+            (
+                "not http",
+                auth(|s| s.better_auth_url = Some("file:///etc/jwks.json".into())),
+            ),
+            ("no refresh", auth(|s| s.jwks_refresh_secs = 0)),
+            ("no timeout", auth(|s| s.jwks_timeout_secs = 0)),
+            ("tiny cap", auth(|s| s.jwks_max_bytes = 10)),
+        ];
+        for (what, settings) in cases {
+            assert!(settings.validate().is_err(), "{what}");
+        }
+        assert!(auth(|_| {}).validate().is_ok(), "no source is valid config");
+        assert!(AuthSettings::default().validate().is_ok());
+        assert!(
+            auth(|s| s.better_auth_url = Some(" ".into()))
+                .validate()
+                .is_ok(),
+            "blank means unset"
+        );
+    }
+
+    #[test]
+    fn algorithms_parse_from_a_list_or_a_comma_separated_string_without_duplicates() {
+        let parse = |value: &str| {
+            Figment::new()
+                .merge(Toml::string(&format!("[auth]\nalgorithms = {value}\n")))
+                .extract::<Settings>()
+                .map(|s| s.auth.algorithms)
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            parse(r#""EdDSA, HS256,EdDSA""#).unwrap(),
+            [TokenAlgorithm::EdDsa, TokenAlgorithm::Hs256]
+        );
+        assert_eq!(parse(r#"["ES512"]"#).unwrap(), [TokenAlgorithm::Es512]);
+        let error = parse(r#""none""#).unwrap_err();
+        assert!(error.contains(r#"unsupported algorithm "none""#), "{error}");
+    }
 }

@@ -3,7 +3,7 @@
 
 /// The REST front door: operations, schemas, security scheme, error shape, docs.
 pub mod api;
-/// Bearer-token verification and development tokens.
+/// Bearer-token verification, the auth policy resolved from the settings, development tokens.
 pub mod auth;
 /// The command line (`serve`, `openapi`, `token`, `migrate`).
 pub mod cli;
@@ -11,6 +11,8 @@ pub mod cli;
 pub mod config;
 /// Validated task values and rules, free of HTTP and SQL.
 pub mod domain;
+/// JWS algorithm names: plain data shared by the settings and the verifier.
+pub mod jwa;
 /// Building and running the server.
 pub mod startup;
 /// Task storage behind an owner-scoped interface: the port and its SQLite and PostgreSQL backends.

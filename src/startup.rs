@@ -21,8 +21,8 @@ use tracing::Instrument;
 
 use crate::{
     api::{self, RouteTemplates, error::render},
-    auth::{TokenVerifier, jwks},
-    config::{AuthSettings, ConfigError, DatabaseSettings, Settings},
+    auth::{AuthPolicy, TokenVerifier, jwks},
+    config::{ConfigError, DatabaseSettings, Settings},
     store::{
         AnyStore, PgStore, SqliteStore, StoreError, TaskStore,
         postgres::{self, PgOptions},
@@ -60,10 +60,12 @@ pub struct Application {
 impl Application {
     /// Open the store (creating and migrating it), build the app and bind the listener.
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
-        settings.auth.require_token_source()?;
+        let policy = AuthPolicy::from_settings(&settings.auth)?;
+        policy.require_token_source()?;
+        let verifier = token_verifier(policy);
         let app = match open_store(&settings.database.url, &settings.database).await? {
-            AnyStore::Sqlite(store) => build_app(store, settings),
-            AnyStore::Postgres(store) => build_app(store, settings),
+            AnyStore::Sqlite(store) => build_app(store, verifier, settings),
+            AnyStore::Postgres(store) => build_app(store, verifier, settings),
         };
         let bind_addr = format!("{}:{}", settings.server.host, settings.server.port);
         let acceptor = TcpListener::bind(bind_addr.clone())
@@ -147,14 +149,13 @@ async fn open_sqlite_at(url: &str, db: &DatabaseSettings) -> Result<SqliteStore,
 
 /// The whole HTTP application over `store`: the use cases, the REST front door, the spec and
 /// docs UIs, and middleware.
-pub fn build_app<S: TaskStore>(store: S, settings: &Settings) -> BoxEndpoint<'static, Response> {
+pub fn build_app<S: TaskStore>(
+    store: S,
+    verifier: Arc<TokenVerifier>,
+    settings: &Settings,
+) -> BoxEndpoint<'static, Response> {
     let tasks = TaskService::new(store);
-    let api = api::service(
-        tasks,
-        token_verifier(&settings.auth),
-        settings.server.max_body_bytes,
-        Some("/"),
-    );
+    let api = api::service(tasks, verifier, settings.server.max_body_bytes, Some("/"));
     let routes = Route::new()
         .at("/openapi.json", api.spec_endpoint())
         .at("/openapi.yaml", api.spec_endpoint_yaml())
@@ -188,19 +189,20 @@ pub fn build_app<S: TaskStore>(store: S, settings: &Settings) -> BoxEndpoint<'st
 /// The token verifier. With a JWKS source, a background task loads the keys at once (the server
 /// starts even if the issuer is down; tokens it cannot check yet get 503) and then refreshes them
 /// every `auth.jwks_refresh_secs`, for as long as the app lives.
-fn token_verifier(settings: &AuthSettings) -> Arc<TokenVerifier> {
-    let verifier = Arc::new(TokenVerifier::from_settings(settings));
-    let accepted: Vec<&str> = verifier.accepted().iter().map(|a| a.name()).collect();
+fn token_verifier(policy: AuthPolicy) -> Arc<TokenVerifier> {
+    let verifier = Arc::new(TokenVerifier::new(policy));
+    let policy = verifier.policy();
+    let accepted: Vec<&str> = policy.accepted().iter().map(|a| a.name()).collect();
     let source = verifier.jwks().map(|j| j.source().describe());
-    tracing::info!(?accepted, jwks = ?source, issuer = ?verifier.rules().issuer, "token verification");
-    if settings.uses_dev_secret() && source.is_some() && !accepted.contains(&"HS256") {
+    tracing::info!(?accepted, jwks = ?source, issuer = ?policy.rules().issuer, "token verification");
+    if policy.ignores_dev_secret() {
         tracing::warn!(
             "HS256 is off: the only secret is the development one, which is ignored next to a JWKS; set BETTER_AUTH_SECRET to accept HS256 tokens"
         );
     }
-    if let Some(cache) = verifier.jwks() {
+    if let (Some(cache), Some(every)) = (verifier.jwks(), policy.jwks().map(|j| j.refresh)) {
         match tokio::runtime::Handle::try_current() {
-            Ok(_) => drop(jwks::spawn_refresh(cache, settings.jwks_refresh())),
+            Ok(_) => drop(jwks::spawn_refresh(cache, every)),
             Err(_) => tracing::error!("no async runtime: the JWKS will never be loaded"),
         }
     }

@@ -22,8 +22,7 @@ use p521::ecdsa::signature::Verifier as _;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{AuthError, TokenAlgorithm, invalid};
-use crate::config::{AuthSettings, JwksSource};
+use super::{AuthError, JwksPolicy, JwksSource, TokenAlgorithm, invalid, jsonwebtoken_algorithm};
 
 /// Smallest RSA modulus we accept, in bits.
 pub const MIN_RSA_BITS: usize = 2048;
@@ -60,11 +59,12 @@ pub enum KeySource {
 }
 
 impl KeySource {
-    /// The source `settings` name, with its HTTP client (timeout, no connection pool, few redirects).
-    pub fn from_setting(source: JwksSource, settings: &AuthSettings) -> Self {
-        match source {
+    /// The source `jwks` names, with its HTTP client (timeout, no connection pool, few redirects).
+    pub fn new(jwks: &JwksPolicy) -> Self {
+        let max_bytes = jwks.max_bytes;
+        match &jwks.source {
             JwksSource::Url(url) => {
-                let timeout = settings.jwks_timeout();
+                let timeout = jwks.timeout;
                 let client = reqwest::Client::builder()
                     .timeout(timeout)
                     .connect_timeout(timeout)
@@ -75,14 +75,14 @@ impl KeySource {
                     .build()
                     .map_err(|e| format!("cannot build the HTTP client: {e}"));
                 Self::Url {
-                    url,
+                    url: url.clone(),
                     client,
-                    max_bytes: settings.jwks_max_bytes,
+                    max_bytes,
                 }
             }
             JwksSource::File(path) => Self::File {
-                path,
-                max_bytes: settings.jwks_max_bytes,
+                path: path.clone(),
+                max_bytes,
             },
         }
     }
@@ -237,7 +237,7 @@ impl PublishedKey {
         signature_b64: &str,
         signature: &[u8],
     ) -> bool {
-        match (&self.material, alg.jsonwebtoken()) {
+        match (&self.material, jsonwebtoken_algorithm(alg)) {
             (KeyMaterial::P521(key), _) => p521::ecdsa::Signature::from_slice(signature)
                 .is_ok_and(|signature| key.verify(message, &signature).is_ok()),
             (
@@ -320,7 +320,7 @@ impl PublishedKey {
         if let (
             KeyMaterial::Ed25519(key) | KeyMaterial::P256(key) | KeyMaterial::Rsa(key),
             Some(alg),
-        ) = (&material, probe.and_then(TokenAlgorithm::jsonwebtoken))
+        ) = (&material, probe.and_then(jsonwebtoken_algorithm))
         {
             jsonwebtoken::crypto::verify("AA", b"probe", key, alg).map_err(bad_key)?;
         }
