@@ -25,7 +25,8 @@ pub enum Backend {
     Postgres,
 }
 
-/// Run the test once per backend; the test takes `backend: Backend`.
+// Run the test once per backend; the test takes `backend: Backend`. (A plain comment: every
+// attribute here, a doc comment included, is pasted onto each test the template is applied to.)
 #[template]
 #[rstest::rstest]
 pub fn every_backend(#[values(Backend::Sqlite, Backend::Postgres)] backend: Backend) {}
