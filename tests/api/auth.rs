@@ -2,19 +2,15 @@
 //! user's tasks, and the attempts change nothing.
 
 use reqwest::StatusCode;
-use rstest::rstest;
+use rstest_reuse::apply;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, assert_error};
+use crate::support::{Backend, assert_error, every_backend, spawn_or_skip};
 
-#[rstest]
+#[apply(every_backend)]
 #[tokio::test]
-async fn another_user_cannot_see_or_touch_a_task_even_through_their_own_path(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
-) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn another_user_cannot_see_or_touch_a_task_even_through_their_own_path(backend: Backend) {
+    let app = spawn_or_skip!(backend);
     let task = app.create_task_ok("alice", "alice's secret").await;
     let id = task["id"].as_i64().unwrap();
 
@@ -69,14 +65,10 @@ async fn another_user_cannot_see_or_touch_a_task_even_through_their_own_path(
     assert_eq!(after, task, "alice's task is unchanged");
 }
 
-#[rstest]
+#[apply(every_backend)]
 #[tokio::test]
-async fn user_ids_with_unusual_characters_are_isolated_too(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
-) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn user_ids_with_unusual_characters_are_isolated_too(backend: Backend) {
+    let app = spawn_or_skip!(backend);
 
     // Better Auth ids are opaque strings; ones that look like SQL or patterns must not match others.
     for user in ["user_%", "o'brien", "alice%20"] {

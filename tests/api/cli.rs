@@ -2,16 +2,14 @@
 //! `migrate` subcommands, run as a user would run them.
 
 use std::{
-    io::{BufRead, BufReader},
-    net::TcpListener,
     path::Path,
-    process::{Child, Command, Output, Stdio},
+    process::{Command, Output},
     time::Duration,
 };
 
 use serde_json::Value;
 
-use crate::helpers::todo_api;
+use crate::support::process::{free_port, start, stop, todo_api};
 
 const SECRET: &str = "cli-test-secret-that-is-long-enough-0123456789";
 
@@ -19,45 +17,6 @@ fn write_config(dir: &Path, body: &str) -> std::path::PathBuf {
     let path = dir.join("config.toml");
     std::fs::write(&path, body).unwrap();
     path
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Start `serve` and return the child and the URL from its first stdout line.
-fn start(mut cmd: Command) -> (Child, String) {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_owned();
-    assert!(
-        line.contains(&format!("{url}/docs")),
-        "docs URL in {line:?}"
-    );
-    (child, url)
-}
-
-fn stop(mut child: Child) -> std::process::ExitStatus {
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    child.wait().unwrap()
 }
 
 fn run(cmd: &mut Command) -> Output {

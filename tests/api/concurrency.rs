@@ -3,19 +3,17 @@
 use std::collections::HashSet;
 
 use reqwest::StatusCode;
-use rstest::rstest;
+use rstest_reuse::apply;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp};
+use crate::support::{Backend, every_backend, spawn_or_skip};
 
-#[rstest]
+#[apply(every_backend)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_creates_on_fifty_connections_all_succeed_with_distinct_ids(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+    backend: Backend,
 ) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = spawn_or_skip!(backend);
     let url = app.url("/api/alice/tasks");
     let token = app.token("alice");
 
@@ -48,14 +46,10 @@ async fn fifty_concurrent_creates_on_fifty_connections_all_succeed_with_distinct
     assert_eq!(list["count"], 50);
 }
 
-#[rstest]
+#[apply(every_backend)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_patches_of_one_task_leave_it_in_one_of_the_written_states(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
-) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn concurrent_patches_of_one_task_leave_it_in_one_of_the_written_states(backend: Backend) {
+    let app = spawn_or_skip!(backend);
     let task = app.create_task_ok("alice", "contended").await;
     let url = app.url(&format!("/api/alice/tasks/{}", task["id"]));
     let token = app.token("alice");

@@ -4,19 +4,17 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use rstest::rstest;
+use rstest_reuse::apply;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, assert_database_unavailable, assert_error};
+use crate::support::{
+    Backend, TestApp, assert_database_unavailable, assert_error, every_backend, spawn_or_skip,
+};
 
-#[rstest]
+#[apply(every_backend)]
 #[tokio::test]
-async fn malformed_json_is_a_400_bad_request(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
-) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn malformed_json_is_a_400_bad_request(backend: Backend) {
+    let app = spawn_or_skip!(backend);
 
     for raw in [
         "{",
@@ -41,14 +39,10 @@ async fn malformed_json_is_a_400_bad_request(
     }
 }
 
-#[rstest]
+#[apply(every_backend)]
 #[tokio::test]
-async fn a_missing_or_wrong_content_type_or_empty_body_is_a_400(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
-) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn a_missing_or_wrong_content_type_or_empty_body_is_a_400(backend: Backend) {
+    let app = spawn_or_skip!(backend);
     let url = app.url("/api/alice/tasks");
     let token = app.token("alice");
 
@@ -84,14 +78,10 @@ async fn a_missing_or_wrong_content_type_or_empty_body_is_a_400(
     );
 }
 
-#[rstest]
+#[apply(every_backend)]
 #[tokio::test]
-async fn a_patch_with_no_field_is_a_400_and_changes_nothing(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
-) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn a_patch_with_no_field_is_a_400_and_changes_nothing(backend: Backend) {
+    let app = spawn_or_skip!(backend);
     let task = app.create_task_ok("alice", "unchanged").await;
 
     let resp = app.update_task("alice", &task["id"], &json!({})).await;
@@ -106,14 +96,12 @@ async fn a_patch_with_no_field_is_a_400_and_changes_nothing(
     assert_eq!(after, task);
 }
 
-#[rstest]
+#[apply(every_backend)]
 #[tokio::test]
 async fn a_request_without_a_bearer_token_is_a_401_auth_missing_with_a_bearer_challenge(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+    backend: Backend,
 ) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    let app = spawn_or_skip!(backend);
 
     let requests = [
         app.client.get(app.url("/api/alice/tasks")),
@@ -149,17 +137,13 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-#[rstest]
+#[apply(every_backend)]
 #[tokio::test]
-async fn an_invalid_token_is_a_401_auth_invalid_with_an_invalid_token_challenge(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
-) {
+async fn an_invalid_token_is_a_401_auth_invalid_with_an_invalid_token_challenge(backend: Backend) {
     use base64::Engine as _;
     use jsonwebtoken::Algorithm::{HS256, HS384};
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
-    let secret = crate::helpers::TEST_SECRET;
+    let app = spawn_or_skip!(backend);
+    let secret = crate::support::TEST_SECRET;
     let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
     let valid = app.token("alice");
     let (head, rest) = valid.split_once('.').unwrap();
@@ -243,18 +227,14 @@ async fn an_invalid_token_is_a_401_auth_invalid_with_an_invalid_token_challenge(
     }
 }
 
-#[rstest]
+#[apply(every_backend)]
 #[tokio::test]
-async fn a_token_expired_within_the_leeway_is_still_accepted(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
-) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn a_token_expired_within_the_leeway_is_still_accepted(backend: Backend) {
+    let app = spawn_or_skip!(backend);
     let token = sign(
         &json!({"sub": "alice", "exp": now() - 10}),
         jsonwebtoken::Algorithm::HS256,
-        crate::helpers::TEST_SECRET,
+        crate::support::TEST_SECRET,
     );
 
     let resp = app
@@ -268,14 +248,10 @@ async fn a_token_expired_within_the_leeway_is_still_accepted(
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
-#[rstest]
+#[apply(every_backend)]
 #[tokio::test]
-async fn a_path_user_other_than_the_token_subject_is_a_403_on_every_operation(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
-) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn a_path_user_other_than_the_token_subject_is_a_403_on_every_operation(backend: Backend) {
+    let app = spawn_or_skip!(backend);
     let task = app.create_task_ok("alice", "mine").await;
     let id = task["id"].as_i64().unwrap();
     let bob = app.token("bob");
@@ -305,14 +281,10 @@ async fn a_path_user_other_than_the_token_subject_is_a_403_on_every_operation(
     assert_eq!(after, task, "nothing changed");
 }
 
-#[rstest]
+#[apply(every_backend)]
 #[tokio::test]
-async fn an_unknown_task_is_a_404_for_every_task_operation(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
-) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn an_unknown_task_is_a_404_for_every_task_operation(backend: Backend) {
+    let app = spawn_or_skip!(backend);
 
     for id in ["999999", "0", "-1", "9223372036854775807"] {
         assert_error(
@@ -348,14 +320,10 @@ async fn an_unknown_task_is_a_404_for_every_task_operation(
     }
 }
 
-#[rstest]
+#[apply(every_backend)]
 #[tokio::test]
-async fn a_task_id_that_is_not_a_64_bit_integer_is_a_422_naming_the_parameter(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
-) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn a_task_id_that_is_not_a_64_bit_integer_is_a_422_naming_the_parameter(backend: Backend) {
+    let app = spawn_or_skip!(backend);
 
     for id in [
         "abc",
@@ -369,7 +337,7 @@ async fn a_task_id_that_is_not_a_64_bit_integer_is_a_422_naming_the_parameter(
             "VALIDATION_ERROR",
         )
         .await;
-        assert_eq!(crate::helpers::error_locs(&body), ["path.task_id"], "{id}");
+        assert_eq!(crate::support::error_locs(&body), ["path.task_id"], "{id}");
         let resp = app.delete_task("alice", id).await;
         assert_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR").await;
     }
@@ -390,14 +358,10 @@ async fn a_path_that_is_not_valid_utf8_is_a_400_in_the_error_shape() {
     assert_error(resp, StatusCode::BAD_REQUEST, "BAD_REQUEST").await;
 }
 
-#[rstest]
+#[apply(every_backend)]
 #[tokio::test]
-async fn an_unknown_route_is_a_404_and_a_wrong_method_a_405(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
-) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn an_unknown_route_is_a_404_and_a_wrong_method_a_405(backend: Backend) {
+    let app = spawn_or_skip!(backend);
 
     for path in ["/nope", "/api", "/api/alice", "/api/alice/tasks/1/2/3"] {
         let resp = app.client.get(app.url(path)).send().await.unwrap();
@@ -419,14 +383,10 @@ async fn an_unknown_route_is_a_404_and_a_wrong_method_a_405(
     }
 }
 
-#[rstest]
+#[apply(every_backend)]
 #[tokio::test]
-async fn a_body_over_the_size_limit_is_a_413(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
-) {
-    let Some(app) = TestApp::spawn_with(backend, |s| s.server.max_body_bytes = 1024).await else {
-        return;
-    };
+async fn a_body_over_the_size_limit_is_a_413(backend: Backend) {
+    let app = spawn_or_skip!(backend, |s| s.server.max_body_bytes = 1024);
     let big = json!({"title": "x", "description": "d".repeat(2000)});
 
     let resp = app.create_task("alice", &big).await;
@@ -468,19 +428,15 @@ impl WriteLock {
     }
 }
 
-#[rstest]
+#[apply(every_backend)]
 #[tokio::test]
 async fn a_database_locked_past_the_timeout_is_a_503_with_retry_after_and_loses_nothing(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+    backend: Backend,
 ) {
-    let Some(app) = TestApp::spawn_with(backend, |s| {
+    let app = spawn_or_skip!(backend, |s| {
         s.database.busy_timeout_ms = 200;
         s.database.statement_timeout_ms = 200;
-    })
-    .await
-    else {
-        return;
-    };
+    });
     let task = app.create_task_ok("alice", "kept").await;
     // Another process holds the write lock.
     let blocker = WriteLock::take(&app).await;
@@ -500,14 +456,10 @@ async fn a_database_locked_past_the_timeout_is_a_503_with_retry_after_and_loses_
     assert_eq!(list["count"], 2);
 }
 
-#[rstest]
+#[apply(every_backend)]
 #[tokio::test]
-async fn an_unexpected_database_failure_is_a_500_that_reveals_nothing(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
-) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn an_unexpected_database_failure_is_a_500_that_reveals_nothing(backend: Backend) {
+    let app = spawn_or_skip!(backend);
     match backend {
         Backend::Sqlite => rusqlite::Connection::open(app.sqlite_path())
             .unwrap()

@@ -1,7 +1,7 @@
 //! The integration suite: every test starts the real server on a free port with a fresh
 //! database and talks HTTP to it.
 
-mod helpers;
+mod support;
 
 mod auth;
 mod better_auth;

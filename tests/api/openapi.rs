@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::helpers::{Backend, TestApp};
+use crate::support::{Backend, TestApp};
 
 const REGENERATE: &str = "regenerate with: cargo run -- openapi > openapi/openapi.json && cargo run -- openapi --yaml > openapi/openapi.yaml \
      (or UPDATE_OPENAPI=1 cargo test --test api openapi)";

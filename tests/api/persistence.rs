@@ -1,19 +1,15 @@
 //! Durability: tasks outlive the server process that wrote them.
 
 use reqwest::StatusCode;
-use rstest::rstest;
+use rstest_reuse::apply;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp};
+use crate::support::{Backend, TestApp, every_backend, spawn_or_skip};
 
-#[rstest]
+#[apply(every_backend)]
 #[tokio::test]
-async fn tasks_survive_a_restart_on_the_same_database(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
-) {
-    let Some(mut first) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn tasks_survive_a_restart_on_the_same_database(backend: Backend) {
+    let mut first = spawn_or_skip!(backend);
     let kept = first.create_task_ok("alice", "kept").await;
     let changed = first.create_task_ok("alice", "changed").await;
     first

@@ -4,113 +4,28 @@
 
 use std::{
     collections::HashSet,
-    net::SocketAddr,
-    path::{Path, PathBuf},
-    process::Stdio,
-    sync::Arc,
+    path::Path,
     time::{Duration, Instant},
 };
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tempfile::TempDir;
 use todo_api::{
     domain::now_ms,
     store::sqlite::{SqliteOptions, SqliteStore},
 };
-use tokio::{
-    io::{AsyncBufReadExt, BufReader},
-    net::{TcpListener, TcpStream},
-    process::{Child, Command},
-    sync::watch,
-    task::JoinHandle,
-};
+use tokio::task::JoinHandle;
 
-use crate::helpers::{
-    Backend, PgSchema, TEST_SECRET, TestApp, assert_database_unavailable, pg_connect,
-    test_settings, with_params,
+use crate::support::{
+    Backend, PgSchema, TestApp, assert_database_unavailable,
+    pg::{pg_connect, with_params},
+    process::{spawn_server, todo_api_async, wait_listening},
+    proxy::{Link, Proxy, upstream_of, via},
+    spawn_or_skip, test_settings,
 };
-
-const BIN: &str = env!("CARGO_BIN_EXE_todo-api");
 
 // ---------------------------------------------------------------------------------------------
-// Server processes
-
-/// A `todo-api serve` child process on a free port; killed when dropped.
-struct ServerProcess {
-    child: Child,
-    app: Arc<TestApp>,
-    log: PathBuf,
-    _dir: TempDir,
-}
-
-/// The binary with none of the variables it reads inherited from this process.
-fn todo_api(dir: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(dir).kill_on_drop(true);
-    for (key, _) in std::env::vars_os() {
-        let key = key.to_string_lossy().into_owned();
-        if key.starts_with("TODO_")
-            || key.starts_with("BETTER_AUTH_")
-            || ["HOST", "PORT", "DATABASE_URL", "CORS_ORIGINS", "RUST_LOG"].contains(&key.as_str())
-        {
-            cmd.env_remove(&key);
-        }
-    }
-    cmd
-}
-
-/// Start `serve` on `database_url` without waiting for it to listen.
-fn spawn_server(database_url: &str) -> (Child, PathBuf, TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("server.log");
-    let child = todo_api(dir.path())
-        .env("DATABASE_URL", database_url)
-        .env("PORT", "0")
-        .env("BETTER_AUTH_SECRET", TEST_SECRET)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    (child, log, dir)
-}
-
-/// Wait for the "listening on URL" line of a spawned server.
-async fn wait_listening((mut child, log, dir): (Child, PathBuf, TempDir)) -> ServerProcess {
-    let mut line = String::new();
-    let stdout = child.stdout.as_mut().unwrap();
-    let read = tokio::time::timeout(
-        Duration::from_secs(30),
-        BufReader::new(stdout).read_line(&mut line),
-    )
-    .await;
-    let address = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .map(str::to_owned)
-        .unwrap_or_else(|| {
-            panic!(
-                "server did not start ({read:?}, stdout {line:?}); its log:\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            )
-        });
-    ServerProcess {
-        child,
-        app: Arc::new(TestApp::attach(address, Backend::Postgres)),
-        log,
-        _dir: dir,
-    }
-}
-
-impl ServerProcess {
-    async fn stop(mut self) -> String {
-        let _ = self.child.start_kill();
-        let _ = self.child.wait().await;
-        std::fs::read_to_string(&self.log).unwrap()
-    }
-}
+// Helpers
 
 async fn join_all<T: Send + 'static>(
     futures: impl IntoIterator<Item = impl Future<Output = T> + Send + 'static>,
@@ -314,7 +229,7 @@ async fn the_migrate_command_migrates_postgres_and_is_idempotent() {
     let dir = tempfile::tempdir().unwrap();
 
     for _ in 0..2 {
-        let out = todo_api(dir.path())
+        let out = todo_api_async(dir.path())
             .env("DATABASE_URL", &schema.url)
             .arg("migrate")
             .output()
@@ -344,107 +259,6 @@ async fn the_migrate_command_migrates_postgres_and_is_idempotent() {
 
 // ---------------------------------------------------------------------------------------------
 // Outages
-
-/// What the proxy between a server and PostgreSQL does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Link {
-    /// Forward both ways.
-    Up,
-    /// Close every connection, and every new one at once (a database that is down).
-    Refuse,
-    /// Keep connections open but forward nothing (a database that stopped answering).
-    Blackhole,
-}
-
-/// A TCP proxy to the test database whose link can be cut.
-struct Proxy {
-    addr: SocketAddr,
-    link: watch::Sender<Link>,
-    task: JoinHandle<()>,
-}
-
-impl Proxy {
-    async fn start(upstream: String) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (link, watcher) = watch::channel(Link::Up);
-        let task = tokio::spawn(async move {
-            while let Ok((inbound, _)) = listener.accept().await {
-                tokio::spawn(relay(inbound, upstream.clone(), watcher.clone()));
-            }
-        });
-        Self { addr, link, task }
-    }
-
-    fn set(&self, link: Link) {
-        self.link.send_replace(link);
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.set(Link::Refuse);
-        self.task.abort();
-    }
-}
-
-async fn relay(mut inbound: TcpStream, upstream: String, mut link: watch::Receiver<Link>) {
-    let now = *link.borrow_and_update();
-    if now == Link::Up {
-        let Ok(mut outbound) = TcpStream::connect(&upstream).await else {
-            return;
-        };
-        let changed = async {
-            loop {
-                if link.changed().await.is_err() {
-                    return Link::Refuse;
-                }
-                let now = *link.borrow_and_update();
-                if now != Link::Up {
-                    return now;
-                }
-            }
-        };
-        let leave = tokio::select! {
-            _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => return,
-            leave = changed => leave,
-        };
-        if leave == Link::Blackhole {
-            // Hold both sockets, forwarding nothing, until the link changes again.
-            let _ = link.changed().await;
-        }
-    } else if now == Link::Blackhole {
-        let _ = link.changed().await;
-    }
-}
-
-/// `url` pointing at `addr` instead of its own host and port.
-fn via(url: &str, addr: SocketAddr) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap();
-    let end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    let userinfo = authority
-        .rsplit_once('@')
-        .map(|(u, _)| format!("{u}@"))
-        .unwrap_or_default();
-    format!("{scheme}://{userinfo}{addr}{tail}")
-}
-
-/// The host:port of `url`.
-fn upstream_of(url: &str) -> String {
-    let config: tokio_postgres::Config = url
-        .split('?')
-        .next()
-        .unwrap()
-        .parse()
-        .expect("TEST_DATABASE_URL parses");
-    let host = match config.get_hosts().first() {
-        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
-        other => panic!("the outage tests need a TCP host in TEST_DATABASE_URL, not {other:?}"),
-    };
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    format!("{host}:{port}")
-}
 
 /// A server whose database connections go through a proxy, with short timeouts.
 async fn app_behind_proxy(schema: &PgSchema) -> (TestApp, Proxy) {
@@ -556,9 +370,7 @@ async fn a_database_that_stops_answering_is_a_503_within_the_timeouts_not_a_hang
 
 #[tokio::test]
 async fn terminated_database_connections_are_replaced_without_a_restart() {
-    let Some(app) = TestApp::spawn(Backend::Postgres).await else {
-        return;
-    };
+    let app = spawn_or_skip!(Backend::Postgres);
     let schema = app.pg_schema();
     let kept = app.create_task_ok("alice", "kept").await;
     let admin = pg_connect(&schema.admin_url).await.unwrap();
@@ -725,7 +537,7 @@ fn dump_sqlite(path: &Path) -> (Vec<Vec<String>>, i64) {
 
 async fn migrate_data(from: &str, to: &str) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
-    todo_api(dir.path())
+    todo_api_async(dir.path())
         .args(["migrate-data", "--from", from, "--to", to])
         .output()
         .await

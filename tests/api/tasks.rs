@@ -1,10 +1,12 @@
 //! The happy paths: every operation of the Tasks contract, with exact status, headers and body.
 
 use reqwest::StatusCode;
-use rstest::rstest;
+use rstest_reuse::apply;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, assert_error, assert_json_content_type, assert_timestamp};
+use crate::support::{
+    Backend, assert_error, assert_json_content_type, assert_timestamp, every_backend, spawn_or_skip,
+};
 
 fn assert_task_shape(task: &Value) {
     let keys: Vec<&str> = task
@@ -33,14 +35,10 @@ fn assert_task_shape(task: &Value) {
     assert_timestamp(&task["updated_at"]);
 }
 
-#[rstest]
+#[apply(every_backend)]
 #[tokio::test]
-async fn creating_a_task_returns_201_with_the_task_and_its_location(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
-) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn creating_a_task_returns_201_with_the_task_and_its_location(backend: Backend) {
+    let app = spawn_or_skip!(backend);
 
     let resp = app
         .create_task(
@@ -71,14 +69,10 @@ async fn creating_a_task_returns_201_with_the_task_and_its_location(
     assert_eq!(fetched, task);
 }
 
-#[rstest]
+#[apply(every_backend)]
 #[tokio::test]
-async fn a_task_created_without_a_description_has_a_null_one(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
-) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn a_task_created_without_a_description_has_a_null_one(backend: Backend) {
+    let app = spawn_or_skip!(backend);
 
     for body in [
         json!({"title": "a"}),
@@ -91,14 +85,10 @@ async fn a_task_created_without_a_description_has_a_null_one(
     }
 }
 
-#[rstest]
+#[apply(every_backend)]
 #[tokio::test]
-async fn the_owner_is_the_authenticated_user_never_the_body(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
-) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn the_owner_is_the_authenticated_user_never_the_body(backend: Backend) {
+    let app = spawn_or_skip!(backend);
 
     // A `user_id` in the body is an unknown field, not a way to create tasks for others.
     let resp = app
@@ -110,14 +100,10 @@ async fn the_owner_is_the_authenticated_user_never_the_body(
     assert_eq!(list["count"], 0);
 }
 
-#[rstest]
+#[apply(every_backend)]
 #[tokio::test]
-async fn listing_returns_the_users_tasks_ordered_by_id_with_a_count(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
-) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn listing_returns_the_users_tasks_ordered_by_id_with_a_count(backend: Backend) {
+    let app = spawn_or_skip!(backend);
     let empty: Value = app.list_tasks("alice").await.json().await.unwrap();
     assert_eq!(empty, json!({"tasks": [], "count": 0}));
 
@@ -154,14 +140,10 @@ async fn listing_returns_the_users_tasks_ordered_by_id_with_a_count(
     assert_eq!(titles, ["one", "two", "three"]);
 }
 
-#[rstest]
+#[apply(every_backend)]
 #[tokio::test]
-async fn replacing_a_task_sets_every_field_and_moves_updated_at_forward(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
-) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn replacing_a_task_sets_every_field_and_moves_updated_at_forward(backend: Backend) {
+    let app = spawn_or_skip!(backend);
     let task = app.create_task_ok("alice", "draft").await;
 
     let resp = app
@@ -195,14 +177,10 @@ async fn replacing_a_task_sets_every_field_and_moves_updated_at_forward(
     assert_eq!(cleared["complete"], false);
 }
 
-#[rstest]
+#[apply(every_backend)]
 #[tokio::test]
-async fn patching_changes_only_the_fields_sent(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
-) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn patching_changes_only_the_fields_sent(backend: Backend) {
+    let app = spawn_or_skip!(backend);
     let created: Value = app
         .create_task(
             "alice",
@@ -249,14 +227,10 @@ async fn patching_changes_only_the_fields_sent(
     assert_eq!(after_clear["created_at"], created["created_at"]);
 }
 
-#[rstest]
+#[apply(every_backend)]
 #[tokio::test]
-async fn toggling_flips_complete_each_time(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
-) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn toggling_flips_complete_each_time(backend: Backend) {
+    let app = spawn_or_skip!(backend);
     let task = app.create_task_ok("alice", "flip me").await;
 
     let resp = app.toggle_task("alice", &task["id"]).await;
@@ -276,14 +250,10 @@ async fn toggling_flips_complete_each_time(
     assert_eq!(twice["title"], "flip me");
 }
 
-#[rstest]
+#[apply(every_backend)]
 #[tokio::test]
-async fn deleting_returns_204_with_an_empty_body_and_the_task_is_gone(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
-) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn deleting_returns_204_with_an_empty_body_and_the_task_is_gone(backend: Backend) {
+    let app = spawn_or_skip!(backend);
     let task = app.create_task_ok("alice", "temporary").await;
 
     let resp = app.delete_task("alice", &task["id"]).await;
@@ -300,14 +270,10 @@ async fn deleting_returns_204_with_an_empty_body_and_the_task_is_gone(
     );
 }
 
-#[rstest]
+#[apply(every_backend)]
 #[tokio::test]
-async fn ids_are_never_reused_after_a_delete(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
-) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn ids_are_never_reused_after_a_delete(backend: Backend) {
+    let app = spawn_or_skip!(backend);
     let first = app.create_task_ok("alice", "first").await["id"]
         .as_i64()
         .unwrap();
@@ -323,14 +289,10 @@ async fn ids_are_never_reused_after_a_delete(
     assert!(next > last && last > first, "{first} < {last} < {next}");
 }
 
-#[rstest]
+#[apply(every_backend)]
 #[tokio::test]
-async fn health_reports_ok_without_authentication(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
-) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn health_reports_ok_without_authentication(backend: Backend) {
+    let app = spawn_or_skip!(backend);
 
     let resp = app.client.get(app.url("/health")).send().await.unwrap();
 
@@ -342,14 +304,10 @@ async fn health_reports_ok_without_authentication(
     );
 }
 
-#[rstest]
+#[apply(every_backend)]
 #[tokio::test]
-async fn the_docs_and_the_document_are_served_without_authentication(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
-) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn the_docs_and_the_document_are_served_without_authentication(backend: Backend) {
+    let app = spawn_or_skip!(backend);
 
     for (path, content_type) in [
         ("/openapi.json", "application/json"),
@@ -371,14 +329,10 @@ async fn the_docs_and_the_document_are_served_without_authentication(
     }
 }
 
-#[rstest]
+#[apply(every_backend)]
 #[tokio::test]
-async fn cors_allows_the_front_end_origin(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
-) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn cors_allows_the_front_end_origin(backend: Backend) {
+    let app = spawn_or_skip!(backend);
 
     let resp = app
         .client

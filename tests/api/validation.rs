@@ -2,19 +2,15 @@
 //! fault, and never changes stored data.
 
 use reqwest::StatusCode;
-use rstest::rstest;
+use rstest_reuse::apply;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, assert_error, error_locs};
+use crate::support::{Backend, assert_error, error_locs, every_backend, spawn_or_skip};
 
-#[rstest]
+#[apply(every_backend)]
 #[tokio::test]
-async fn titles_of_1_and_200_characters_are_accepted_exactly_as_sent(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
-) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn titles_of_1_and_200_characters_are_accepted_exactly_as_sent(backend: Backend) {
+    let app = spawn_or_skip!(backend);
 
     for title in [
         "a".to_owned(),
@@ -38,14 +34,10 @@ async fn titles_of_1_and_200_characters_are_accepted_exactly_as_sent(
     }
 }
 
-#[rstest]
+#[apply(every_backend)]
 #[tokio::test]
-async fn descriptions_of_1000_characters_are_accepted_and_1001_rejected(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
-) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn descriptions_of_1000_characters_are_accepted_and_1001_rejected(backend: Backend) {
+    let app = spawn_or_skip!(backend);
 
     let ok = app
         .create_task(
@@ -164,14 +156,10 @@ fn invalid_creates() -> Vec<(&'static str, Value, Vec<&'static str>, &'static st
     ]
 }
 
-#[rstest]
+#[apply(every_backend)]
 #[tokio::test]
-async fn invalid_create_bodies_are_422_naming_each_field_and_store_nothing(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
-) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn invalid_create_bodies_are_422_naming_each_field_and_store_nothing(backend: Backend) {
+    let app = spawn_or_skip!(backend);
 
     for (case, body, locs, kind) in invalid_creates() {
         let resp = app.create_task("alice", &body).await;
@@ -190,14 +178,10 @@ async fn invalid_create_bodies_are_422_naming_each_field_and_store_nothing(
     assert_eq!(list["count"], 0, "nothing was stored");
 }
 
-#[rstest]
+#[apply(every_backend)]
 #[tokio::test]
-async fn invalid_replacements_and_updates_are_422_and_leave_the_task_unchanged(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
-) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn invalid_replacements_and_updates_are_422_and_leave_the_task_unchanged(backend: Backend) {
+    let app = spawn_or_skip!(backend);
     let task = app.create_task_ok("alice", "original").await;
     let id = &task["id"];
 
