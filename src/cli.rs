@@ -16,7 +16,7 @@ use crate::{
     },
     config::{Overrides, Settings},
     startup::{self, Application},
-    store::{postgres::connect::redact, transfer},
+    store::{self, transfer, url::redact},
     telemetry,
 };
 
@@ -112,7 +112,7 @@ pub fn main() -> anyhow::Result<()> {
             let (settings, _) = load(cli.config.as_deref(), &Overrides::default())?;
             telemetry::init(&settings.log.filter, settings.log.format);
             runtime()?.block_on(async {
-                startup::open_store(&settings.database.url, &settings.database).await?;
+                store::open(&settings.database.url, &settings.database).await?;
                 println!("database {} is up to date", redact(&settings.database.url));
                 anyhow::Ok(())
             })
@@ -189,10 +189,10 @@ fn token(
 }
 
 async fn migrate_data(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()> {
-    let source = startup::open_store(from, &settings.database)
+    let source = store::open(from, &settings.database)
         .await
         .with_context(|| format!("source {}", redact(from)))?;
-    let target = startup::open_store(to, &settings.database)
+    let target = store::open(to, &settings.database)
         .await
         .with_context(|| format!("target {}", redact(to)))?;
     let report = transfer::copy_all(&source, &target)

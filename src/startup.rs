@@ -22,24 +22,17 @@ use tracing::Instrument;
 use crate::{
     api::{self, RouteTemplates, error::render},
     auth::{AuthPolicy, TokenVerifier, jwks},
-    config::{ConfigError, DatabaseSettings, Settings},
-    store::{
-        AnyStore, PgStore, SqliteStore, StoreError, TaskStore,
-        postgres::{self, PgOptions},
-        sqlite::{self, SqliteOptions},
-    },
+    config::{ConfigError, Settings},
+    store::{self, AnyStore, OpenError, TaskStore},
     tasks::TaskService,
 };
 
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error(
-        "unsupported DATABASE_URL {0:?}: use a file path, a sqlite:// URL or a postgres:// URL"
-    )]
-    UnsupportedDatabaseUrl(String),
-    #[error("cannot open the database: {0}")]
-    Store(#[from] StoreError),
+    /// An unsupported `DATABASE_URL`, or a database that cannot be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] OpenError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -63,7 +56,7 @@ impl Application {
         let policy = AuthPolicy::from_settings(&settings.auth)?;
         policy.require_token_source()?;
         let verifier = token_verifier(policy);
-        let app = match open_store(&settings.database.url, &settings.database).await? {
+        let app = match store::open(&settings.database.url, &settings.database).await? {
             AnyStore::Sqlite(store) => build_app(store, verifier, settings),
             AnyStore::Postgres(store) => build_app(store, verifier, settings),
         };
@@ -105,46 +98,6 @@ impl Application {
             .run_with_graceful_shutdown(self.app, signal, Some(self.shutdown_timeout))
             .await
     }
-}
-
-/// Open (creating and migrating) the database `url` names: PostgreSQL for `postgres://` and
-/// `postgresql://` URLs, SQLite for a path or `sqlite://` URL.
-pub async fn open_store(url: &str, db: &DatabaseSettings) -> Result<AnyStore, StartupError> {
-    if postgres::connect::is_postgres_url(url) {
-        let options = PgOptions {
-            url: url.to_owned(),
-            pool_size: db.pool_size,
-            acquire_timeout: db.busy_timeout(),
-            connect_timeout: db.connect_timeout(),
-            statement_timeout: db.statement_timeout(),
-        };
-        let store = PgStore::connect(&options).await?;
-        tracing::info!(backend = "postgres", url = %postgres::connect::redact(url), "database ready");
-        return Ok(AnyStore::Postgres(store));
-    }
-    let store = open_sqlite_at(url, db).await?;
-    tracing::info!(backend = "sqlite", url, "database ready");
-    Ok(AnyStore::Sqlite(store))
-}
-
-/// Open the SQLite database named by `database.url`, off the async runtime.
-pub async fn open_sqlite(settings: &Settings) -> Result<SqliteStore, StartupError> {
-    open_sqlite_at(&settings.database.url, &settings.database).await
-}
-
-async fn open_sqlite_at(url: &str, db: &DatabaseSettings) -> Result<SqliteStore, StartupError> {
-    let path = sqlite::path_from_url(url)
-        .ok_or_else(|| StartupError::UnsupportedDatabaseUrl(postgres::connect::redact(url)))?;
-    let options = SqliteOptions {
-        path,
-        pool_size: db.pool_size,
-        busy_timeout: db.busy_timeout(),
-        synchronous: db.synchronous.clone(),
-    };
-    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&options))
-        .await
-        .map_err(|e| StoreError::Internal(Box::new(e)))??;
-    Ok(store)
 }
 
 /// The whole HTTP application over `store`: the use cases, the REST front door, the spec and

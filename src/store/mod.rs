@@ -1,18 +1,27 @@
-//! Task storage: the narrow, owner-scoped interface the HTTP layer talks to, and its backends.
+//! Task storage: the narrow, owner-scoped port the HTTP layer talks to (`TaskStore`), the errors
+//! and schema facts both backends share, and `open`, which picks a backend from `DATABASE_URL`.
 //!
 //! Every operation takes the owner, so a query can never reach another user's rows: a task that
 //! exists but belongs to someone else is indistinguishable from one that does not exist.
+//!
+//! Backends live in `sqlite` and `postgres` (all SQL is there); `url` recognises and redacts
+//! database URLs; `transfer` moves every task from one database to another.
 
 pub mod postgres;
 pub mod sqlite;
 pub mod transfer;
+pub mod url;
 
 use std::future::Future;
 
-use crate::domain::{NewTask, Task, TaskChanges, TaskId, UserId};
+use crate::{
+    config::DatabaseSettings,
+    domain::{NewTask, Task, TaskChanges, TaskId, UserId},
+};
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+use url::DatabaseUrl;
 
 /// An opened backend, whichever `DATABASE_URL` chose. Handlers never see this: start-up matches
 /// on it and builds the app over the concrete store.
@@ -22,14 +31,70 @@ pub enum AnyStore {
     Postgres(PgStore),
 }
 
+/// Evaluate `$body` with `$store` bound to the concrete store inside the `AnyStore` `$any`: the
+/// one place that names every backend, so the code around it stays generic.
+macro_rules! with_store {
+    ($any:expr, |$store:ident| $body:expr) => {
+        match $any {
+            $crate::store::AnyStore::Sqlite($store) => $body,
+            $crate::store::AnyStore::Postgres($store) => $body,
+        }
+    };
+}
+pub(crate) use with_store;
+
 impl AnyStore {
     /// Cheap round trip, whichever the backend.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        match self {
-            Self::Sqlite(s) => s.ping().await,
-            Self::Postgres(s) => s.ping().await,
-        }
+        with_store!(self, |store| store.ping().await)
     }
+}
+
+/// Open (creating and migrating) the database `url` names: PostgreSQL for `postgres://` and
+/// `postgresql://` URLs, SQLite for a path or `sqlite://` URL. Pool sizes and timeouts come
+/// from `db`; its own `url` is not consulted.
+pub async fn open(url: &str, db: &DatabaseSettings) -> Result<AnyStore, OpenError> {
+    match DatabaseUrl::parse(url) {
+        Some(DatabaseUrl::Postgres) => {
+            let options = postgres::PgOptions {
+                url: url.to_owned(),
+                pool_size: db.pool_size,
+                acquire_timeout: db.busy_timeout(),
+                connect_timeout: db.connect_timeout(),
+                statement_timeout: db.statement_timeout(),
+            };
+            let store = PgStore::connect(&options).await?;
+            tracing::info!(backend = "postgres", url = %url::redact(url), "database ready");
+            Ok(AnyStore::Postgres(store))
+        }
+        Some(DatabaseUrl::Sqlite(path)) => {
+            let options = sqlite::SqliteOptions {
+                path,
+                pool_size: db.pool_size,
+                busy_timeout: db.busy_timeout(),
+                synchronous: db.synchronous.clone(),
+            };
+            // Opening and migrating a file blocks: keep it off the async runtime.
+            let store = tokio::task::spawn_blocking(move || SqliteStore::open(&options))
+                .await
+                .map_err(|e| StoreError::Internal(Box::new(e)))??;
+            tracing::info!(backend = "sqlite", url, "database ready");
+            Ok(AnyStore::Sqlite(store))
+        }
+        None => Err(OpenError::UnsupportedUrl(url::redact(url))),
+    }
+}
+
+/// Why `open` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The URL names no backend (shown redacted).
+    #[error(
+        "unsupported DATABASE_URL {0:?}: use a file path, a sqlite:// URL or a postgres:// URL"
+    )]
+    UnsupportedUrl(String),
+    #[error("cannot open the database: {0}")]
+    Store(#[from] StoreError),
 }
 
 /// Why a store operation failed.
@@ -55,6 +120,29 @@ impl StoreError {
             Self::Internal(source) => Self::Internal(source.to_string().into()),
         }
     }
+}
+
+/// The `tasks` columns every query selects or returns, in the order both backends' row mappers
+/// read them (`id` is column 0, `updated_at` column 6).
+const TASK_COLUMNS: &str = "id, user_id, title, description, complete, created_at, updated_at";
+
+/// Refuse a database whose schema `found` is newer than the `known` migrations of this binary:
+/// an older binary must not write to a schema it does not understand.
+fn check_schema_version(found: i64, known: usize) -> Result<(), StoreError> {
+    if found > known as i64 {
+        return Err(StoreError::Internal(
+            format!("database schema version {found} is newer than this binary knows ({known})")
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// An import found tasks in its target: data moves only go into an empty database.
+fn import_target_not_empty() -> StoreError {
+    StoreError::Internal(
+        "the target database already has tasks: import only into an empty one".into(),
+    )
 }
 
 /// The storage port. Implementations must be cheap to clone (a handle to a pool).

@@ -31,6 +31,8 @@ use rustls::{
 use tokio_postgres::config::SslMode as WireSslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use crate::store::url::is_postgres_url;
+
 /// libpq's `sslmode` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SslMode {
@@ -56,33 +58,6 @@ pub struct ConnectTarget {
     pub config: tokio_postgres::Config,
     pub ssl_mode: SslMode,
     pub root_certs: RootCerts,
-}
-
-/// True for `postgres://…` and `postgresql://…` (scheme case-insensitive).
-pub fn is_postgres_url(url: &str) -> bool {
-    let lower = url.get(..13).unwrap_or(url).to_ascii_lowercase();
-    lower.starts_with("postgres://") || lower.starts_with("postgresql://")
-}
-
-/// `url` with any password replaced by `***`, for messages and logs.
-pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split(':').next().unwrap_or_default();
-            let masked = if userinfo.contains(':') {
-                format!("{user}:***")
-            } else {
-                user.to_owned()
-            };
-            format!("{scheme}://{masked}@{host}{tail}")
-        }
-        None => url.to_owned(),
-    }
 }
 
 /// Parse a `postgres://` URL. Errors name the parameter at fault and never echo the password.
@@ -328,15 +303,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn postgres_urls_are_recognised_by_scheme() {
-        assert!(is_postgres_url("postgres://u@h/db"));
-        assert!(is_postgres_url("postgresql://u@h/db"));
-        assert!(is_postgres_url("PostgreSQL://u@h/db"));
-        assert!(!is_postgres_url("sqlite://data/todo.db"));
-        assert!(!is_postgres_url("data/postgres.db"));
-    }
-
-    #[test]
     fn a_neon_url_parses_as_pasted() {
         let target = parse(
             "postgresql://neondb_owner:s3cret@ep-cool-fog-a5b6.us-east-2.aws.neon.tech/neondb?sslmode=require&channel_binding=require",
@@ -395,15 +361,5 @@ mod tests {
                 .unwrap_err()
                 .contains("bogus")
         );
-    }
-
-    #[test]
-    fn redaction_hides_the_password_only() {
-        assert_eq!(
-            redact("postgres://alice:pw@db:5432/app?sslmode=require"),
-            "postgres://alice:***@db:5432/app?sslmode=require"
-        );
-        assert_eq!(redact("postgres://alice@db/app"), "postgres://alice@db/app");
-        assert_eq!(redact("data/todo.db"), "data/todo.db");
     }
 }

@@ -1,0 +1,163 @@
+//! Data moves on PostgreSQL (`BulkTasks`): reading every task in id order, the identity
+//! sequence's high water, and importing into an empty database in one transaction that holds
+//! an exclusive lock on `tasks`.
+
+use deadpool_postgres::Object;
+
+use super::{PgStore, finish, map_error, tasks::task_from_row};
+use crate::{
+    domain::{Task, TaskId},
+    store::{
+        StoreError, TASK_COLUMNS, import_target_not_empty,
+        transfer::{BulkTasks, TaskImport},
+    },
+};
+
+impl BulkTasks for PgStore {
+    type Import = PgImport;
+
+    async fn tasks_after(&self, after: TaskId, limit: i64) -> Result<Vec<Task>, StoreError> {
+        let client = self.client().await?;
+        let reply = self
+            .within_deadline(async {
+                let stmt = client
+                    .prepare_cached(&format!(
+                        "SELECT {TASK_COLUMNS} FROM tasks WHERE id > $1 ORDER BY id LIMIT $2"
+                    ))
+                    .await?;
+                client.query(&stmt, &[&after, &limit]).await
+            })
+            .await;
+        Ok(finish(client, reply)?.iter().map(task_from_row).collect())
+    }
+
+    async fn id_high_water(&self) -> Result<TaskId, StoreError> {
+        let client = self.client().await?;
+        let reply = self
+            .within_deadline(async {
+                client
+                    .query_one(
+                        "SELECT COALESCE(pg_sequence_last_value(\
+                           pg_get_serial_sequence('tasks', 'id')::regclass), 0)",
+                        &[],
+                    )
+                    .await
+            })
+            .await;
+        Ok(finish(client, reply)?.get(0))
+    }
+
+    async fn begin_import(&self) -> Result<PgImport, StoreError> {
+        let client = self.client().await?;
+        let started = async {
+            client
+                .batch_execute(
+                    "BEGIN; SET LOCAL statement_timeout = 0; LOCK TABLE tasks IN EXCLUSIVE MODE",
+                )
+                .await?;
+            client
+                .query_one("SELECT EXISTS (SELECT 1 FROM tasks)", &[])
+                .await
+        }
+        .await;
+        match started {
+            Ok(row) if row.get::<_, bool>(0) => {
+                drop(Object::take(client));
+                Err(import_target_not_empty())
+            }
+            Ok(_) => Ok(PgImport {
+                client: Some(client),
+            }),
+            Err(e) => {
+                drop(Object::take(client));
+                Err(map_error(e))
+            }
+        }
+    }
+}
+
+/// An import in progress: one transaction holding an exclusive lock on `tasks`, so the data
+/// appears all at once or not at all. Dropping it without `commit` rolls everything back.
+pub struct PgImport {
+    client: Option<Object>,
+}
+
+impl PgImport {
+    fn abort(&mut self, e: tokio_postgres::Error) -> StoreError {
+        if let Some(client) = self.client.take() {
+            drop(Object::take(client));
+        }
+        map_error(e)
+    }
+}
+
+impl TaskImport for PgImport {
+    async fn insert(&mut self, tasks: Vec<Task>) -> Result<(), StoreError> {
+        let client = self.client.as_ref().expect("import still open");
+        let ids: Vec<i64> = tasks.iter().map(|t| t.id).collect();
+        let users: Vec<&str> = tasks.iter().map(|t| t.user_id.as_str()).collect();
+        let titles: Vec<&str> = tasks.iter().map(|t| t.title.as_str()).collect();
+        let descriptions: Vec<Option<&str>> =
+            tasks.iter().map(|t| t.description.as_deref()).collect();
+        let completes: Vec<bool> = tasks.iter().map(|t| t.complete).collect();
+        let created: Vec<i64> = tasks.iter().map(|t| t.created_at_ms).collect();
+        let updated: Vec<i64> = tasks.iter().map(|t| t.updated_at_ms).collect();
+        let result = client
+            .execute(
+                &format!(
+                    "INSERT INTO tasks ({TASK_COLUMNS}) OVERRIDING SYSTEM VALUE \
+                     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], \
+                                          $5::boolean[], $6::bigint[], $7::bigint[])"
+                ),
+                &[
+                    &ids,
+                    &users,
+                    &titles,
+                    &descriptions,
+                    &completes,
+                    &created,
+                    &updated,
+                ],
+            )
+            .await;
+        result.map(|_| ()).map_err(|e| self.abort(e))
+    }
+
+    /// Move the id sequence past `high_water`, past every imported id and never backwards
+    /// (the target may have handed out ids before, to tasks deleted since), then commit.
+    async fn commit(mut self, high_water: TaskId) -> Result<(), StoreError> {
+        let client = self.client.as_ref().expect("import still open");
+        let result = async {
+            client
+                .execute(
+                    "SELECT setval(seq, GREATEST(v, 1), v > 0) FROM (\
+                       SELECT seq, GREATEST($1::bigint, \
+                                (SELECT COALESCE(MAX(id), 0) FROM tasks), \
+                                COALESCE(pg_sequence_last_value(seq::regclass), 0)) AS v \
+                       FROM (SELECT pg_get_serial_sequence('tasks', 'id') AS seq) AS named\
+                     ) AS target",
+                    &[&high_water],
+                )
+                .await?;
+            client.batch_execute("COMMIT").await
+        }
+        .await;
+        match result {
+            Ok(()) => {
+                self.client.take();
+                Ok(())
+            }
+            Err(e) => Err(self.abort(e)),
+        }
+    }
+}
+
+impl Drop for PgImport {
+    fn drop(&mut self) {
+        // Never hand a connection with an open transaction back to the pool: closing it rolls
+        // the transaction back.
+        if let Some(client) = self.client.take() {
+            drop(Object::take(client));
+        }
+    }
+}

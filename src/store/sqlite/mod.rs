@@ -1,0 +1,146 @@
+//! The embedded SQLite backend: one file, WAL journal, a reader pool and a single writer thread.
+//! This module owns the options, opening the file (PRAGMAs, pools, migration) and the mapping of
+//! rusqlite errors; `executor` runs the blocking work, `tasks` holds the SQL behind `TaskStore`,
+//! `migrate` the schema steps, `import` the bulk reads and writes of data moves.
+//!
+//! SQLite allows one writer at a time. Instead of letting concurrent writers collide and spin in
+//! SQLite's busy handler (which sleeps in coarse steps and surfaces `SQLITE_BUSY` under load), all
+//! writes in this process go through one bounded queue to a dedicated writer thread that commits
+//! whatever is waiting as one transaction (group commit; see `executor`). Readers use their own
+//! pool and, thanks to WAL, never wait for the writer. `busy_timeout` guards against other
+//! processes (the `migrate` command, a backup tool) holding the lock.
+
+mod executor;
+mod import;
+mod migrate;
+mod tasks;
+
+use std::{path::PathBuf, time::Duration};
+
+use r2d2::Pool;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, ErrorCode};
+
+pub use import::SqliteImport;
+
+use super::StoreError;
+use executor::Executor;
+
+/// How to open the database file.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    pub path: PathBuf,
+    /// Reader connections (the writer is always one more).
+    pub pool_size: u32,
+    /// How long a statement waits for a lock, and a request for a connection, before giving up with 503.
+    pub busy_timeout: Duration,
+    /// `PRAGMA synchronous`: `NORMAL` (durable against a process crash, the default with WAL),
+    /// `FULL` (also against power loss) or `OFF`.
+    pub synchronous: String,
+}
+
+/// A cloneable handle to the writer connection and the reader and writer threads' queues.
+#[derive(Clone)]
+pub struct SqliteStore {
+    /// The one write connection: used by the writer thread, batch by batch, and by imports.
+    writer: Pool<SqliteConnectionManager>,
+    executor: Executor,
+}
+
+impl SqliteStore {
+    /// Open (creating the file and its folder if needed) and migrate to the latest schema.
+    pub fn open(options: &SqliteOptions) -> Result<Self, StoreError> {
+        let synchronous = match options.synchronous.to_ascii_uppercase().as_str() {
+            s @ ("OFF" | "NORMAL" | "FULL" | "EXTRA") => s.to_owned(),
+            other => {
+                return Err(StoreError::Internal(
+                    format!("unsupported synchronous mode {other:?}").into(),
+                ));
+            }
+        };
+        if let Some(parent) = options.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        let busy_ms = options.busy_timeout.as_millis();
+        let init = format!(
+            "PRAGMA busy_timeout = {busy_ms}; PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous};"
+        );
+        let manager = || {
+            let init = init.clone();
+            SqliteConnectionManager::file(&options.path)
+                .with_init(move |c: &mut Connection| c.execute_batch(&init))
+        };
+
+        let writer = Pool::builder()
+            .max_size(1)
+            .connection_timeout(options.busy_timeout)
+            .build(manager())
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        {
+            let mut conn = writer.get().map_err(pool_error)?;
+            // WAL is a property of the file: set once, every later connection inherits it.
+            conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+                .map_err(map_error)?;
+            migrate::migrate(&mut conn)?;
+        }
+        let readers = Pool::builder()
+            .max_size(options.pool_size.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(options.busy_timeout)
+            .build(manager())
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let executor = Executor::start(
+            readers,
+            options.pool_size.max(1),
+            writer.clone(),
+            options.busy_timeout,
+        )?;
+        Ok(Self { writer, executor })
+    }
+
+    /// Run `f` on one of the reader threads.
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.executor.read(f).await
+    }
+
+    /// Queue `f` for the writer thread and wait until its batch is committed.
+    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.executor.write(f).await
+    }
+}
+
+fn pool_error(e: r2d2::Error) -> StoreError {
+    StoreError::Unavailable(format!("no database connection available: {e}"))
+}
+
+/// Busy, locked, unopenable, read-only, full or failing files are `Unavailable` (503); anything
+/// else is `Internal` (500).
+fn map_error(e: rusqlite::Error) -> StoreError {
+    match &e {
+        rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound,
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(
+                f.code,
+                ErrorCode::DatabaseBusy
+                    | ErrorCode::DatabaseLocked
+                    | ErrorCode::CannotOpen
+                    | ErrorCode::ReadOnly
+                    | ErrorCode::DiskFull
+                    | ErrorCode::SystemIoFailure
+            ) =>
+        {
+            StoreError::Unavailable(e.to_string())
+        }
+        _ => StoreError::Internal(Box::new(e)),
+    }
+}
