@@ -5,7 +5,7 @@
 pub mod api;
 /// Bearer-token verification, the auth policy resolved from the settings, development tokens.
 pub mod auth;
-/// The command line (`serve`, `openapi`, `token`, `migrate`).
+/// The command line (`serve`, `openapi`, `token`, `migrate`, `migrate-data`).
 pub mod cli;
 /// Layered, typed settings.
 pub mod config;
@@ -13,7 +13,7 @@ pub mod config;
 pub mod domain;
 /// JWS algorithm names: plain data shared by the settings and the verifier.
 pub mod jwa;
-/// Building and running the server.
+/// Building and running the server: settings -> store -> use cases -> REST -> listener.
 pub mod startup;
 /// Task storage behind an owner-scoped interface: the port and its SQLite and PostgreSQL backends.
 pub mod store;

@@ -1,4 +1,4 @@
-//! Task storage: the narrow, owner-scoped port the HTTP layer talks to (`TaskStore`), the errors
+//! Task storage: the narrow, owner-scoped port the use cases talk to (`TaskStore`), the errors
 //! and schema facts both backends share, and `open`, which picks a backend from `DATABASE_URL`.
 //!
 //! Every operation takes the owner, so a query can never reach another user's rows: a task that
