@@ -6,6 +6,7 @@ use std::fmt;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 
 use super::DomainError;
+use super::schedule::ScheduleError;
 
 /// A task's due. `due_at` and `due_date` are mutually exclusive, so one enum holds either.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -30,24 +31,20 @@ impl Due {
 
     /// The due from the two request fields, at most one of which may be given.
     ///
-    /// `Err((field, error))` names the field at fault: `"due_date"` (kind `due_conflict`) when
-    /// both are given, otherwise the field that does not parse.
+    /// The error names the field at fault: `due_date` (kind `due_conflict`) when both are
+    /// given, otherwise the field that does not parse.
     pub fn from_fields(
         due_at: Option<&str>,
         due_date: Option<&str>,
-    ) -> Result<Option<Self>, (&'static str, DomainError)> {
+    ) -> Result<Option<Self>, ScheduleError> {
+        let blame = |field: &'static str| move |error| ScheduleError { field, error };
         match (due_at, due_date) {
-            (Some(_), Some(_)) => Err((
-                "due_date",
-                DomainError::new(
-                    "due_conflict",
-                    "due_at and due_date are mutually exclusive: send at most one of them",
-                ),
-            )),
-            (Some(at), None) => Self::parse_at(at).map(Some).map_err(|e| ("due_at", e)),
-            (None, Some(date)) => Self::parse_date(date)
-                .map(Some)
-                .map_err(|e| ("due_date", e)),
+            (Some(_), Some(_)) => Err(blame("due_date")(DomainError::new(
+                "due_conflict",
+                "due_at and due_date are mutually exclusive: send at most one of them",
+            ))),
+            (Some(at), None) => Self::parse_at(at).map(Some).map_err(blame("due_at")),
+            (None, Some(date)) => Self::parse_date(date).map(Some).map_err(blame("due_date")),
             (None, None) => Ok(None),
         }
     }
@@ -237,20 +234,21 @@ mod tests {
 
     #[test]
     fn due_at_and_due_date_are_mutually_exclusive() {
-        let (field, err) =
-            Due::from_fields(Some("2026-03-29T07:00:00Z"), Some("2026-03-29")).unwrap_err();
-        assert_eq!((field, err.kind), ("due_date", "due_conflict"));
+        let err = Due::from_fields(Some("2026-03-29T07:00:00Z"), Some("2026-03-29")).unwrap_err();
+        assert_eq!((err.field, err.error.kind), ("due_date", "due_conflict"));
         assert_eq!(Due::from_fields(None, None), Ok(None));
         assert_eq!(
             Due::from_fields(None, Some("2026-03-29")),
             Ok(Some(Due::Date(date(2026, 3, 29))))
         );
         assert_eq!(
-            Due::from_fields(Some("nope"), None).unwrap_err().0,
+            Due::from_fields(Some("nope"), None).unwrap_err().field,
             "due_at"
         );
         assert_eq!(
-            Due::from_fields(None, Some("2026-02-30")).unwrap_err().0,
+            Due::from_fields(None, Some("2026-02-30"))
+                .unwrap_err()
+                .field,
             "due_date"
         );
     }

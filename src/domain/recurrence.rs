@@ -185,11 +185,6 @@ impl Recurrence {
         self.until
     }
 
-    /// The rule's frequency.
-    pub fn frequency(&self) -> Frequency {
-        self.pattern.get_freq()
-    }
-
     /// Whether the rule picks times of day (`FREQ=HOURLY`/`MINUTELY`, `BYHOUR`, `BYMINUTE`,
     /// `BYSECOND`), which an all-day due cannot have.
     pub fn sets_time_of_day(&self) -> bool {
@@ -820,6 +815,17 @@ mod tests {
         assert_eq!(
             series(&r, at("2026-03-28T02:30:00+01:00"), Some(&berlin), 2),
             ["2026-03-29T01:30:00.000Z", "2026-03-30T01:30:00.000Z"]
+        );
+    }
+
+    #[test]
+    fn a_local_time_that_happens_twice_is_the_first_of_the_two() {
+        let berlin = zone("Europe/Berlin");
+        // 02:30 happens twice on 25 October 2026: first in CEST (00:30Z), then in CET (01:30Z).
+        let r = rule("FREQ=DAILY");
+        assert_eq!(
+            series(&r, at("2026-10-24T02:30:00+02:00"), Some(&berlin), 2),
+            ["2026-10-25T00:30:00.000Z", "2026-10-26T01:30:00.000Z"]
         );
     }
 

@@ -9,8 +9,9 @@ use super::due::Due;
 use super::recurrence::{Recurrence, next_occurrence};
 use super::time_zone::TimeZoneName;
 
-/// Why the combination was rejected, and which request field to blame (`"recurrence"` for
-/// every rule here), so the API can report `loc: ["body", field]`.
+/// Why a due, zone and recurrence were rejected, and which request field to blame
+/// (`"recurrence"` for the rules of [`Schedule::new`]; `"due_at"` or `"due_date"` from
+/// [`Due::from_fields`]), so the API can report `loc: ["body", field]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScheduleError {
     pub field: &'static str,

@@ -13,9 +13,9 @@ pub const TAG_MAX_CHARS: usize = 50;
 
 /// One tag: trimmed of surrounding whitespace, 1..=50 characters, no control characters.
 ///
-/// Two tags are the same tag when their [`key`](Tag::key)s are equal (Unicode lowercase), so
-/// equality and hashing use the key: `Tag::parse("Work") == Tag::parse("work")`.
-#[derive(Debug, Clone)]
+/// Two tags name the same tag when their [`key`](Tag::key)s (Unicode lowercase) are equal;
+/// `==` compares the spelling too, so a change from `work` to `Work` is still a change.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Tag {
     text: String,
     key: String,
@@ -65,20 +65,6 @@ impl Tag {
 
     pub fn into_inner(self) -> String {
         self.text
-    }
-}
-
-impl PartialEq for Tag {
-    fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
-    }
-}
-
-impl Eq for Tag {}
-
-impl std::hash::Hash for Tag {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.key.hash(state);
     }
 }
 
@@ -275,7 +261,11 @@ mod tests {
         assert_eq!(tag.as_str(), "Straße ÉTÉ ΣΟΦΙΑ");
         assert_eq!(tag.key(), "straße été σοφια");
         assert_eq!(tag_key("  WORK "), "work");
-        assert_eq!(Tag::parse("Work").unwrap(), Tag::parse("wORK").unwrap());
+        assert_eq!(
+            Tag::parse("Work").unwrap().key(),
+            Tag::parse("wORK").unwrap().key()
+        );
+        assert_ne!(Tag::parse("Work").unwrap(), Tag::parse("work").unwrap());
         let tags = Tags::parse(&["Work"]).unwrap();
         assert!(tags.contains_key(&tag_key("WORK")));
     }
