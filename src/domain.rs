@@ -1,9 +1,26 @@
 //! The task domain: validated value types and the rules a task obeys, independent of HTTP and storage.
 //!
 //! "Parse, don't validate": a `TaskTitle` or `TaskDescription` can only exist if it is valid, so the
-//! store and the handlers never re-check lengths.
+//! store and the handlers never re-check lengths. The newer task fields live in submodules with the
+//! same style: `priority`, `tags`, `due` (`due_at` / `due_date`), `time_zone`, `recurrence` (RRULE
+//! parsing and the next-occurrence rule) and `schedule` (the rules that tie due, zone and
+//! recurrence together).
 
 use std::fmt;
+
+pub mod due;
+pub mod priority;
+pub mod recurrence;
+pub mod schedule;
+pub mod tags;
+pub mod time_zone;
+
+pub use due::Due;
+pub use priority::Priority;
+pub use recurrence::{Recurrence, next_occurrence};
+pub use schedule::{Schedule, ScheduleError};
+pub use tags::{Tag, Tags, TagsError};
+pub use time_zone::TimeZoneName;
 
 /// Longest title accepted, in Unicode scalar values.
 pub const TITLE_MAX_CHARS: usize = 200;
