@@ -173,18 +173,7 @@ pub struct TaskReplacement {
     pub complete: bool,
 }
 
-impl From<TaskReplacement> for TaskChanges {
-    fn from(r: TaskReplacement) -> Self {
-        Self {
-            title: Some(r.title),
-            description: Some(r.description),
-            complete: Some(r.complete),
-        }
-    }
-}
-
 /// A partial change; `None` leaves a field as it is. `description: Some(None)` clears it.
-/// A `TaskReplacement` becomes a `TaskChanges` with every field set.
 #[derive(Debug, Clone, Default)]
 pub struct TaskChanges {
     pub title: Option<TaskTitle>,
@@ -196,12 +185,46 @@ impl TaskChanges {
     pub fn is_empty(&self) -> bool {
         self.title.is_none() && self.description.is_none() && self.complete.is_none()
     }
+}
 
-    /// The description as SQL parameters: whether to set it, and the value (NULL clears it).
-    pub fn description_param(&self) -> (bool, Option<&str>) {
-        match &self.description {
-            None => (false, None),
-            Some(description) => (true, description.as_ref().map(TaskDescription::as_str)),
+/// Every field of a task a client can change, as one value: what a use case decides a task
+/// becomes, and what the store writes back in the same transaction it read the task in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskEdit {
+    pub title: String,
+    pub description: Option<String>,
+    pub complete: bool,
+}
+
+impl TaskEdit {
+    /// The task as it is now.
+    pub fn of(task: &Task) -> Self {
+        Self {
+            title: task.title.clone(),
+            description: task.description.clone(),
+            complete: task.complete,
+        }
+    }
+
+    /// This state with the set fields of `changes` applied.
+    pub fn with(self, changes: TaskChanges) -> Self {
+        Self {
+            title: changes.title.map_or(self.title, TaskTitle::into_inner),
+            description: match changes.description {
+                None => self.description,
+                Some(description) => description.map(TaskDescription::into_inner),
+            },
+            complete: changes.complete.unwrap_or(self.complete),
+        }
+    }
+}
+
+impl From<TaskReplacement> for TaskEdit {
+    fn from(r: TaskReplacement) -> Self {
+        Self {
+            title: r.title.into_inner(),
+            description: r.description.map(TaskDescription::into_inner),
+            complete: r.complete,
         }
     }
 }
@@ -263,6 +286,35 @@ mod tests {
         assert_eq!(
             TaskDescription::parse("d".repeat(1001)).unwrap_err().kind,
             "string_too_long"
+        );
+    }
+
+    #[test]
+    fn an_edit_applies_only_the_fields_that_are_set() {
+        let task = Task {
+            id: 1,
+            user_id: "alice".into(),
+            title: "Buy milk".into(),
+            description: Some("2 litres".into()),
+            complete: false,
+            created_at_ms: 0,
+            updated_at_ms: 0,
+        };
+        let unchanged = TaskEdit::of(&task).with(TaskChanges::default());
+        assert_eq!(unchanged, TaskEdit::of(&task));
+
+        let cleared = TaskEdit::of(&task).with(TaskChanges {
+            description: Some(None),
+            complete: Some(true),
+            ..TaskChanges::default()
+        });
+        assert_eq!(
+            cleared,
+            TaskEdit {
+                title: "Buy milk".into(),
+                description: None,
+                complete: true,
+            }
         );
     }
 }

@@ -15,7 +15,7 @@ use poem_openapi::{ContactObject, LicenseObject, OpenApi, OpenApiService, Server
 
 use crate::{
     auth::TokenVerifier,
-    domain::{NewTask, Task, TaskChanges, TaskId, UserId},
+    domain::{NewTask, Task, TaskEdit, TaskId, UserId},
     store::{StoreError, TaskStore},
     tasks::TaskService,
 };
@@ -105,10 +105,11 @@ impl TaskStore for NoStore {
     async fn get(&self, _: &UserId, _: TaskId) -> Result<Task, StoreError> {
         Err(no_store())
     }
-    async fn update(&self, _: &UserId, _: TaskId, _: TaskChanges) -> Result<Task, StoreError> {
-        Err(no_store())
-    }
-    async fn toggle_complete(&self, _: &UserId, _: TaskId) -> Result<Task, StoreError> {
+    async fn modify<E, F>(&self, _: &UserId, _: TaskId, _: F) -> Result<Result<Task, E>, StoreError>
+    where
+        E: Send + 'static,
+        F: FnOnce(&Task) -> Result<TaskEdit, E> + Send + 'static,
+    {
         Err(no_store())
     }
     async fn delete(&self, _: &UserId, _: TaskId) -> Result<(), StoreError> {

@@ -16,7 +16,7 @@ use std::future::Future;
 
 use crate::{
     config::DatabaseSettings,
-    domain::{NewTask, Task, TaskChanges, TaskId, UserId},
+    domain::{NewTask, Task, TaskEdit, TaskId, UserId},
 };
 
 pub use postgres::PgStore;
@@ -163,20 +163,19 @@ pub trait TaskStore: Clone + Send + Sync + 'static {
         id: TaskId,
     ) -> impl Future<Output = Result<Task, StoreError>> + Send;
 
-    /// Apply the changes that are set (a full replacement sets them all) and bump `updated_at`.
-    fn update(
+    /// Change one task in one transaction: read the owner's task, let `decide` say what it
+    /// becomes (or refuse with `E`, writing nothing), write that and bump `updated_at`. Concurrent
+    /// changes to the same task are serialised, so each `decide` sees the state the previous one
+    /// wrote (two concurrent toggles cancel out rather than collide).
+    fn modify<E, F>(
         &self,
         owner: &UserId,
         id: TaskId,
-        changes: TaskChanges,
-    ) -> impl Future<Output = Result<Task, StoreError>> + Send;
-
-    /// Flip `complete` atomically, so two concurrent toggles cancel out rather than collide.
-    fn toggle_complete(
-        &self,
-        owner: &UserId,
-        id: TaskId,
-    ) -> impl Future<Output = Result<Task, StoreError>> + Send;
+        decide: F,
+    ) -> impl Future<Output = Result<Result<Task, E>, StoreError>> + Send
+    where
+        E: Send + 'static,
+        F: FnOnce(&Task) -> Result<TaskEdit, E> + Send + 'static;
 
     fn delete(
         &self,

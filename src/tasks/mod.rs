@@ -7,7 +7,7 @@
 //! a use case runs: the caller passes the authenticated owner, and every store call is scoped to it.
 
 use crate::{
-    domain::{NewTask, Task, TaskChanges, TaskId, TaskReplacement, UserId},
+    domain::{NewTask, Task, TaskChanges, TaskEdit, TaskId, TaskReplacement, UserId},
     store::{StoreError, TaskStore},
 };
 
@@ -55,7 +55,8 @@ impl<S: TaskStore> TaskService<S> {
         id: TaskId,
         replacement: TaskReplacement,
     ) -> Result<Task, TaskError> {
-        Ok(self.store.update(owner, id, replacement.into()).await?)
+        let edit = TaskEdit::from(replacement);
+        self.change(owner, id, move |_| Ok(edit)).await
     }
 
     /// Change the fields that are set; at least one must be.
@@ -68,17 +69,32 @@ impl<S: TaskStore> TaskService<S> {
         if changes.is_empty() {
             return Err(TaskError::NothingToChange);
         }
-        Ok(self.store.update(owner, id, changes).await?)
+        self.change(owner, id, move |task| Ok(TaskEdit::of(task).with(changes)))
+            .await
     }
 
     /// Flip `complete` atomically: two concurrent toggles cancel out rather than collide.
     pub async fn toggle_complete(&self, owner: &UserId, id: TaskId) -> Result<Task, TaskError> {
-        Ok(self.store.toggle_complete(owner, id).await?)
+        self.change(owner, id, |task| {
+            Ok(TaskEdit {
+                complete: !task.complete,
+                ..TaskEdit::of(task)
+            })
+        })
+        .await
     }
 
     /// Delete a task for good; its id is never reused.
     pub async fn delete(&self, owner: &UserId, id: TaskId) -> Result<(), TaskError> {
         Ok(self.store.delete(owner, id).await?)
+    }
+
+    /// Read, decide and write one task in one store transaction.
+    async fn change<F>(&self, owner: &UserId, id: TaskId, decide: F) -> Result<Task, TaskError>
+    where
+        F: FnOnce(&Task) -> Result<TaskEdit, TaskError> + Send + 'static,
+    {
+        self.store.modify(owner, id, decide).await?
     }
 
     /// Whether the database answers a cheap round trip (the liveness check).

@@ -10,8 +10,9 @@
 //!   second later, by the client, which then abandons the connection). Past any of them the
 //!   request gets 503; a dead connection is replaced on the next checkout, so the service
 //!   recovers by itself when the database comes back.
-//! - Every write is one statement, so it is atomic without an explicit transaction; row locks
-//!   serialise concurrent writes to a task across instances.
+//! - Creates and deletes are one statement each; a change reads the row `FOR UPDATE` and writes
+//!   it back in one transaction, so row locks serialise concurrent changes to a task across
+//!   instances and each change decides on the state the previous one wrote.
 //! - Timestamps come from the database clock (`clock_timestamp()`), shared by all instances, and
 //!   `updated_at = GREATEST(now, updated_at + 1)` keeps it strictly monotonic per task even if
 //!   that clock steps back.

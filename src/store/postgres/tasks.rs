@@ -1,12 +1,13 @@
 //! The SQL behind `TaskStore` on PostgreSQL, and mapping a `tasks` row to a `Task`.
 //!
-//! Every write is one statement (atomic, row-locked); timestamps come from the database clock.
+//! Creates and deletes are one statement each; a change to a task is one transaction that
+//! reads the row `FOR UPDATE` and writes it back. Timestamps come from the database clock.
 
 use tokio_postgres::{Row, types::ToSql};
 
 use super::{PgStore, finish};
 use crate::{
-    domain::{NewTask, Task, TaskChanges, TaskId, UserId},
+    domain::{NewTask, Task, TaskEdit, TaskId, UserId},
     store::{StoreError, TASK_COLUMNS, TaskStore},
 };
 
@@ -88,48 +89,60 @@ impl TaskStore for PgStore {
         .await
     }
 
-    #[tracing::instrument(name = "postgres.update", skip_all)]
-    async fn update(
+    #[tracing::instrument(name = "postgres.modify", skip_all)]
+    async fn modify<E, F>(
         &self,
         owner: &UserId,
         id: TaskId,
-        changes: TaskChanges,
-    ) -> Result<Task, StoreError> {
-        let title = changes.title.as_ref().map(|t| t.as_str());
-        let (set_description, description) = changes.description_param();
-        // One statement: the row lock makes the read-modify-write atomic, also across instances.
-        self.one_task(
-            &format!(
-                "UPDATE tasks SET \
-                   title = COALESCE($3::text, title), \
-                   description = CASE WHEN $4::boolean THEN $5::text ELSE description END, \
-                   complete = COALESCE($6::boolean, complete), \
-                   updated_at = GREATEST({NOW_MS}, updated_at + 1) \
-                 WHERE id = $1 AND user_id = $2 RETURNING {TASK_COLUMNS}"
-            ),
-            &[
-                &id,
-                &owner.as_str(),
-                &title,
-                &set_description,
-                &description,
-                &changes.complete,
-            ],
-        )
-        .await
-    }
-
-    #[tracing::instrument(name = "postgres.toggle_complete", skip_all)]
-    async fn toggle_complete(&self, owner: &UserId, id: TaskId) -> Result<Task, StoreError> {
-        self.one_task(
-            &format!(
-                "UPDATE tasks SET complete = NOT complete, \
-                   updated_at = GREATEST({NOW_MS}, updated_at + 1) \
-                 WHERE id = $1 AND user_id = $2 RETURNING {TASK_COLUMNS}"
-            ),
-            &[&id, &owner.as_str()],
-        )
-        .await
+        decide: F,
+    ) -> Result<Result<Task, E>, StoreError>
+    where
+        E: Send + 'static,
+        F: FnOnce(&Task) -> Result<TaskEdit, E> + Send + 'static,
+    {
+        let mut client = self.client().await?;
+        // One transaction; `FOR UPDATE` holds the row until commit, so concurrent changes to the
+        // task (from any instance) are serialised and each decides on the state the last wrote.
+        // Dropping the transaction without a commit (a refusal, an error) rolls it back.
+        let reply = self
+            .within_deadline(async {
+                let tx = client.transaction().await?;
+                let select = tx
+                    .prepare_cached(&format!(
+                        "SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2 FOR UPDATE"
+                    ))
+                    .await?;
+                let Some(row) = tx.query_opt(&select, &[&id, &owner.as_str()]).await? else {
+                    return Ok(None);
+                };
+                let edit = match decide(&task_from_row(&row)) {
+                    Ok(edit) => edit,
+                    Err(refusal) => return Ok(Some(Err(refusal))),
+                };
+                let update = tx
+                    .prepare_cached(&format!(
+                        "UPDATE tasks SET title = $3::text, description = $4::text, \
+                           complete = $5::boolean, updated_at = GREATEST({NOW_MS}, updated_at + 1) \
+                         WHERE id = $1 AND user_id = $2 RETURNING {TASK_COLUMNS}"
+                    ))
+                    .await?;
+                let row = tx
+                    .query_one(
+                        &update,
+                        &[
+                            &id,
+                            &owner.as_str(),
+                            &edit.title,
+                            &edit.description,
+                            &edit.complete,
+                        ],
+                    )
+                    .await?;
+                tx.commit().await?;
+                Ok(Some(Ok(task_from_row(&row))))
+            })
+            .await;
+        finish(client, reply)?.ok_or(StoreError::NotFound)
     }
 
     #[tracing::instrument(name = "postgres.delete", skip_all)]

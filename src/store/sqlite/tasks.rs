@@ -8,7 +8,7 @@ use rusqlite::{OptionalExtension, Row, params};
 
 use super::{SqliteStore, map_error};
 use crate::{
-    domain::{NewTask, Task, TaskChanges, TaskId, UserId, now_ms},
+    domain::{NewTask, Task, TaskEdit, TaskId, UserId, now_ms},
     store::{StoreError, TASK_COLUMNS, TaskStore},
 };
 
@@ -90,62 +90,59 @@ impl TaskStore for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(name = "sqlite.update", skip_all)]
-    async fn update(
+    #[tracing::instrument(name = "sqlite.modify", skip_all)]
+    async fn modify<E, F>(
         &self,
         owner: &UserId,
         id: TaskId,
-        changes: TaskChanges,
-    ) -> Result<Task, StoreError> {
+        decide: F,
+    ) -> Result<Result<Task, E>, StoreError>
+    where
+        E: Send + 'static,
+        F: FnOnce(&Task) -> Result<TaskEdit, E> + Send + 'static,
+    {
         let owner = owner.clone();
+        // The writer thread is the only writer, so nothing can change the row between the read
+        // and the write below. `updated_at` moves forward by at least a millisecond on every
+        // change, even if the clock steps back.
         self.write(move |conn| {
-            // One statement, so the read-modify-write is atomic. `updated_at` moves forward by at
-            // least a millisecond on every change, even if the clock steps back.
-            let mut stmt = conn
+            let mut select = conn
                 .prepare_cached(&format!(
-                    "UPDATE tasks SET \
-                       title = COALESCE(?3, title), \
-                       description = CASE WHEN ?4 THEN ?5 ELSE description END, \
-                       complete = COALESCE(?6, complete), \
-                       updated_at = MAX(?7, updated_at + 1) \
-                     WHERE id = ?1 AND user_id = ?2 RETURNING {TASK_COLUMNS}"
+                    "SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1 AND user_id = ?2"
                 ))
                 .map_err(map_error)?;
-            let title = changes.title.as_ref().map(|t| t.as_str());
-            let (set_description, description) = changes.description_param();
-            one_task(
-                stmt.query_row(
-                    params![
-                        id,
-                        owner.as_str(),
-                        title,
-                        set_description,
-                        description,
-                        changes.complete,
-                        now_ms()
-                    ],
-                    task_from_row,
-                )
-                .optional(),
-            )
-        })
-        .await
-    }
-
-    #[tracing::instrument(name = "sqlite.toggle_complete", skip_all)]
-    async fn toggle_complete(&self, owner: &UserId, id: TaskId) -> Result<Task, StoreError> {
-        let owner = owner.clone();
-        self.write(move |conn| {
-            let mut stmt = conn
+            let current = one_task(
+                select
+                    .query_row(params![id, owner.as_str()], task_from_row)
+                    .optional(),
+            )?;
+            let edit = match decide(&current) {
+                Ok(edit) => edit,
+                Err(refusal) => return Ok(Err(refusal)),
+            };
+            let mut update = conn
                 .prepare_cached(&format!(
-                    "UPDATE tasks SET complete = 1 - complete, updated_at = MAX(?3, updated_at + 1) \
+                    "UPDATE tasks SET title = ?3, description = ?4, complete = ?5, \
+                       updated_at = MAX(?6, updated_at + 1) \
                      WHERE id = ?1 AND user_id = ?2 RETURNING {TASK_COLUMNS}"
                 ))
                 .map_err(map_error)?;
             one_task(
-                stmt.query_row(params![id, owner.as_str(), now_ms()], task_from_row)
+                update
+                    .query_row(
+                        params![
+                            id,
+                            owner.as_str(),
+                            edit.title,
+                            edit.description,
+                            edit.complete,
+                            now_ms()
+                        ],
+                        task_from_row,
+                    )
                     .optional(),
             )
+            .map(Ok)
         })
         .await
     }
