@@ -13,6 +13,7 @@ pub mod priority;
 pub mod recurrence;
 pub mod schedule;
 pub mod tags;
+pub mod task;
 pub mod time_zone;
 
 pub use due::Due;
@@ -20,6 +21,7 @@ pub use priority::Priority;
 pub use recurrence::{Recurrence, next_occurrence};
 pub use schedule::{Schedule, ScheduleError};
 pub use tags::{Tag, Tags, TagsError};
+pub use task::{NewTask, Task, TaskChanges, TaskEdit, TaskReplacement, TaskWrite};
 pub use time_zone::TimeZoneName;
 
 /// Longest title accepted, in Unicode scalar values.
@@ -146,89 +148,6 @@ fn reject_nul(field: &str, raw: &str) -> Result<(), DomainError> {
     Ok(())
 }
 
-/// A stored task as the store returns it. Timestamps are milliseconds since the Unix epoch (UTC).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Task {
-    pub id: TaskId,
-    pub user_id: String,
-    pub title: String,
-    pub description: Option<String>,
-    pub complete: bool,
-    pub created_at_ms: i64,
-    pub updated_at_ms: i64,
-}
-
-/// What a create needs.
-#[derive(Debug, Clone)]
-pub struct NewTask {
-    pub title: TaskTitle,
-    pub description: Option<TaskDescription>,
-}
-
-/// A full replacement: every field is given (a null description clears it).
-#[derive(Debug, Clone)]
-pub struct TaskReplacement {
-    pub title: TaskTitle,
-    pub description: Option<TaskDescription>,
-    pub complete: bool,
-}
-
-/// A partial change; `None` leaves a field as it is. `description: Some(None)` clears it.
-#[derive(Debug, Clone, Default)]
-pub struct TaskChanges {
-    pub title: Option<TaskTitle>,
-    pub description: Option<Option<TaskDescription>>,
-    pub complete: Option<bool>,
-}
-
-impl TaskChanges {
-    pub fn is_empty(&self) -> bool {
-        self.title.is_none() && self.description.is_none() && self.complete.is_none()
-    }
-}
-
-/// Every field of a task a client can change, as one value: what a use case decides a task
-/// becomes, and what the store writes back in the same transaction it read the task in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskEdit {
-    pub title: String,
-    pub description: Option<String>,
-    pub complete: bool,
-}
-
-impl TaskEdit {
-    /// The task as it is now.
-    pub fn of(task: &Task) -> Self {
-        Self {
-            title: task.title.clone(),
-            description: task.description.clone(),
-            complete: task.complete,
-        }
-    }
-
-    /// This state with the set fields of `changes` applied.
-    pub fn with(self, changes: TaskChanges) -> Self {
-        Self {
-            title: changes.title.map_or(self.title, TaskTitle::into_inner),
-            description: match changes.description {
-                None => self.description,
-                Some(description) => description.map(TaskDescription::into_inner),
-            },
-            complete: changes.complete.unwrap_or(self.complete),
-        }
-    }
-}
-
-impl From<TaskReplacement> for TaskEdit {
-    fn from(r: TaskReplacement) -> Self {
-        Self {
-            title: r.title.into_inner(),
-            description: r.description.map(TaskDescription::into_inner),
-            complete: r.complete,
-        }
-    }
-}
-
 /// Current time in milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -286,35 +205,6 @@ mod tests {
         assert_eq!(
             TaskDescription::parse("d".repeat(1001)).unwrap_err().kind,
             "string_too_long"
-        );
-    }
-
-    #[test]
-    fn an_edit_applies_only_the_fields_that_are_set() {
-        let task = Task {
-            id: 1,
-            user_id: "alice".into(),
-            title: "Buy milk".into(),
-            description: Some("2 litres".into()),
-            complete: false,
-            created_at_ms: 0,
-            updated_at_ms: 0,
-        };
-        let unchanged = TaskEdit::of(&task).with(TaskChanges::default());
-        assert_eq!(unchanged, TaskEdit::of(&task));
-
-        let cleared = TaskEdit::of(&task).with(TaskChanges {
-            description: Some(None),
-            complete: Some(true),
-            ..TaskChanges::default()
-        });
-        assert_eq!(
-            cleared,
-            TaskEdit {
-                title: "Buy milk".into(),
-                description: None,
-                complete: true,
-            }
         );
     }
 }

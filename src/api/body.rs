@@ -20,7 +20,8 @@ use super::{
     schemas::{TaskCreate, TaskReplace, TaskUpdate, ValidationIssue},
 };
 use crate::domain::{
-    DomainError, NewTask, TaskChanges, TaskDescription, TaskReplacement, TaskTitle,
+    DomainError, Due, NewTask, Priority, Recurrence, Schedule, Tags, TagsError, TaskChanges,
+    TaskDescription, TaskReplacement, TaskTitle, TimeZoneName,
 };
 
 /// The largest JSON body accepted, in bytes.
@@ -261,6 +262,130 @@ impl ObjectReader {
             }
         }
     }
+
+    /// A priority: `None` when absent; null is an error (a priority is never empty, it is `none`).
+    pub fn priority(&mut self) -> Option<Option<Priority>> {
+        match self.take("priority") {
+            None => Some(None),
+            Some(Value::String(s)) => self.domain("priority", Priority::parse(&s)).map(Some),
+            Some(_) => {
+                self.issue(
+                    "priority",
+                    "`priority` must be one of `none`, `low`, `medium`, `high`",
+                    "enum",
+                );
+                None
+            }
+        }
+    }
+
+    /// Tags: `None` when absent; null is an error (`[]` clears them). Each item is reported at
+    /// its index.
+    pub fn tags(&mut self) -> Option<Option<Tags>> {
+        let items = match self.take("tags") {
+            None => return Some(None),
+            Some(Value::Array(items)) => items,
+            Some(_) => {
+                self.issue("tags", "`tags` must be an array of strings", "list_type");
+                return None;
+            }
+        };
+        let mut strings = Vec::with_capacity(items.len());
+        let mut typed = true;
+        for (index, item) in items.into_iter().enumerate() {
+            match item {
+                Value::String(s) => strings.push(s),
+                _ => {
+                    let index = index.to_string();
+                    self.issues.push(ValidationIssue::new(
+                        &["body", "tags", &index],
+                        "each tag must be a string",
+                        "string_type",
+                    ));
+                    typed = false;
+                }
+            }
+        }
+        if !typed {
+            return None;
+        }
+        match Tags::parse(&strings) {
+            Ok(tags) => Some(Some(tags)),
+            Err(TagsError { index, error }) => {
+                let index = index.map(|i| i.to_string());
+                let mut loc = vec!["body", "tags"];
+                loc.extend(index.as_deref());
+                self.issues
+                    .push(ValidationIssue::new(&loc, error.message, error.kind));
+                None
+            }
+        }
+    }
+
+    /// A nullable string field parsed by `parse`: `None` when absent, `Some(None)` when null.
+    fn nullable<T>(
+        &mut self,
+        field: &str,
+        parse: impl FnOnce(&str) -> Result<T, DomainError>,
+    ) -> Option<Option<Option<T>>> {
+        match self.take(field) {
+            None => Some(None),
+            Some(Value::Null) => Some(Some(None)),
+            Some(v) => {
+                let s = self.string(field, v)?;
+                self.domain(field, parse(&s)).map(|t| Some(Some(t)))
+            }
+        }
+    }
+
+    /// `due_at` and `due_date`, each absent, null or a value; both with values is a conflict
+    /// reported on both fields.
+    #[allow(clippy::type_complexity)]
+    pub fn due(&mut self) -> Option<(Option<Option<Due>>, Option<Option<Due>>)> {
+        let due_at = self.nullable("due_at", Due::parse_at);
+        let due_date = self.nullable("due_date", Due::parse_date);
+        let (due_at, due_date) = (due_at?, due_date?);
+        if matches!((&due_at, &due_date), (Some(Some(_)), Some(Some(_)))) {
+            for field in ["due_at", "due_date"] {
+                self.issue(
+                    field,
+                    "send either `due_at` (a date and time) or `due_date` (a whole day), not both",
+                    "due_conflict",
+                );
+            }
+            return None;
+        }
+        Some((due_at, due_date))
+    }
+
+    /// A time zone: `None` when absent, `Some(None)` when null (UTC).
+    pub fn time_zone(&mut self) -> Option<Option<Option<TimeZoneName>>> {
+        self.nullable("time_zone", TimeZoneName::parse)
+    }
+
+    /// A recurrence rule: `None` when absent, `Some(None)` when null (does not repeat).
+    pub fn recurrence(&mut self) -> Option<Option<Option<Recurrence>>> {
+        self.nullable("recurrence", Recurrence::parse)
+    }
+
+    /// Every newer field, as a change (used by PUT and PATCH).
+    fn task_changes(&mut self) -> Option<TaskChanges> {
+        let priority = self.priority();
+        let tags = self.tags();
+        let due = self.due();
+        let time_zone = self.time_zone();
+        let recurrence = self.recurrence();
+        let (due_at, due_date) = due?;
+        Some(TaskChanges {
+            priority: priority?,
+            tags: tags?,
+            due_at,
+            due_date,
+            time_zone: time_zone?,
+            recurrence: recurrence?,
+            ..TaskChanges::default()
+        })
+    }
 }
 
 impl RequestSchema for TaskCreate {
@@ -269,9 +394,17 @@ impl RequestSchema for TaskCreate {
     fn parse(body: &mut ObjectReader) -> Option<NewTask> {
         let title = body.title();
         let description = body.description();
+        let others = body.task_changes()?;
+        let due = others.due_at.flatten().or(others.due_date.flatten());
+        let schedule = Schedule::new(due, others.time_zone.flatten(), others.recurrence.flatten())
+            .map_err(|e| body.issue(e.field, e.error.message, e.error.kind))
+            .ok();
         Some(NewTask {
             title: title?,
             description: description?.flatten(),
+            priority: others.priority.unwrap_or_default(),
+            tags: others.tags.unwrap_or_default(),
+            schedule: schedule?,
         })
     }
 }
@@ -295,10 +428,12 @@ impl RequestSchema for TaskReplace {
             }
             other => other.flatten(),
         };
+        let others = body.task_changes();
         Some(TaskReplacement {
             title: title?,
             description: description?,
             complete: complete?,
+            others: others?,
         })
     }
 }
@@ -310,10 +445,12 @@ impl RequestSchema for TaskUpdate {
         let title = body.optional_title();
         let description = body.description();
         let complete = body.complete();
+        let others = body.task_changes();
         Some(TaskChanges {
             title: title?,
             description: description?,
             complete: complete?,
+            ..others?
         })
     }
 }

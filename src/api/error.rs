@@ -153,6 +153,11 @@ impl From<TaskError> for ApiError {
     fn from(e: TaskError) -> Self {
         match e {
             TaskError::NothingToChange => Self::bad_request(e.to_string()),
+            TaskError::Schedule(e) => Self::validation(vec![ValidationIssue::new(
+                &["body", e.field],
+                e.error.message,
+                e.error.kind,
+            )]),
             TaskError::Store(e) => e.into(),
         }
     }

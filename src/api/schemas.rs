@@ -13,7 +13,11 @@ use poem_openapi::{
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
-use crate::domain::{self, DESCRIPTION_MAX_CHARS};
+use crate::domain::{
+    self, DESCRIPTION_MAX_CHARS,
+    recurrence::RECURRENCE_MAX_CHARS,
+    tags::{TAG_MAX_CHARS, TAGS_MAX_ITEMS},
+};
 
 /// An instant, as RFC 3339 UTC with millisecond precision and a `Z` suffix.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -153,6 +157,189 @@ string_schema!(
     }
 );
 
+/// A value that is always present in responses but may be `null`; optional and nullable in
+/// requests when wrapped in `Option`. Only for inline schemas (a `$ref` cannot carry `nullable`
+/// without an `allOf`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Nullable<T>(pub Option<T>);
+
+impl<T> Default for Nullable<T> {
+    fn default() -> Self {
+        Self(None)
+    }
+}
+
+impl<T: Type> Type for Nullable<T> {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        format!("nullable_{}", T::name()).into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        match T::schema_ref() {
+            MetaSchemaRef::Inline(schema) => MetaSchemaRef::Inline(Box::new(MetaSchema {
+                nullable: true,
+                ..*schema
+            })),
+            reference => reference,
+        }
+    }
+
+    fn register(registry: &mut poem_openapi::registry::Registry) {
+        T::register(registry);
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl<T: ParseFromJSON> ParseFromJSON for Nullable<T> {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            None | Some(Value::Null) => Ok(Self(None)),
+            value => T::parse_from_json(value)
+                .map(|v| Self(Some(v)))
+                .map_err(ParseError::propagate),
+        }
+    }
+}
+
+impl<T: ToJSON> ToJSON for Nullable<T> {
+    fn to_json(&self) -> Option<Value> {
+        Some(self.0.as_ref().and_then(T::to_json).unwrap_or(Value::Null))
+    }
+}
+
+impl<T: Serialize> Serialize for Nullable<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+/// An all-day date, `YYYY-MM-DD`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct DateText(pub String);
+
+string_schema!(
+    DateText,
+    "string_date",
+    MetaSchema {
+        example: Some(Value::String("2026-04-30".into())),
+        ..MetaSchema::new_with_format("string", "date")
+    }
+);
+
+/// An IANA time zone name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct TimeZoneText(pub String);
+
+string_schema!(
+    TimeZoneText,
+    "string_time_zone",
+    MetaSchema {
+        max_length: Some(64),
+        example: Some(Value::String("Europe/Berlin".into())),
+        ..MetaSchema::new("string")
+    }
+);
+
+/// An RFC 5545 recurrence rule (the RRULE value).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct RecurrenceText(pub String);
+
+string_schema!(
+    RecurrenceText,
+    "string_recurrence",
+    MetaSchema {
+        max_length: Some(RECURRENCE_MAX_CHARS),
+        example: Some(Value::String("FREQ=WEEKLY;BYDAY=MO,WE".into())),
+        ..MetaSchema::new("string")
+    }
+);
+
+/// A task's tags: at most `TAGS_MAX_ITEMS`, each 1 to `TAG_MAX_CHARS` characters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct TagNames(pub Vec<String>);
+
+impl Type for TagNames {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "tag_names".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            items: Some(Box::new(MetaSchemaRef::Inline(Box::new(MetaSchema {
+                min_length: Some(1),
+                max_length: Some(TAG_MAX_CHARS),
+                ..MetaSchema::new("string")
+            })))),
+            max_items: Some(TAGS_MAX_ITEMS),
+            example: Some(serde_json::json!(["home", "errands"])),
+            ..MetaSchema::new("array")
+        }))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ParseFromJSON for TagNames {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        Vec::<String>::parse_from_json(value)
+            .map(Self)
+            .map_err(ParseError::propagate)
+    }
+}
+
+impl ToJSON for TagNames {
+    fn to_json(&self) -> Option<Value> {
+        self.0.to_json()
+    }
+}
+
+/// How important a task is: `none` (the default), `low`, `medium` or `high`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize)]
+#[oai(rename = "Priority", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    None,
+    Low,
+    Medium,
+    High,
+}
+
+impl From<domain::Priority> for Priority {
+    fn from(p: domain::Priority) -> Self {
+        match p {
+            domain::Priority::None => Self::None,
+            domain::Priority::Low => Self::Low,
+            domain::Priority::Medium => Self::Medium,
+            domain::Priority::High => Self::High,
+        }
+    }
+}
+
 /// A description that is always present in the document but may be `null`:
 /// `{"type": "string", "nullable": true, "maxLength": 1000}`, listed as required.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -229,6 +416,26 @@ pub struct Task {
     /// When the task last changed. Moves forward on every modification.
     #[oai(read_only)]
     pub updated_at: Timestamp,
+    pub priority: Priority,
+    /// Labels, in the order given; matching is case-insensitive. Empty when there are none.
+    pub tags: TagNames,
+    /// When the task is due, as an instant (UTC). Null when it has no due or an all-day
+    /// `due_date`.
+    pub due_at: Nullable<Timestamp>,
+    /// The day the task is due, with no time of day. Null when it has no due or a `due_at`.
+    pub due_date: Nullable<DateText>,
+    /// The IANA time zone the recurrence is expanded in (so 09:00 stays 09:00 across daylight
+    /// saving changes). Null means UTC.
+    pub time_zone: Nullable<TimeZoneText>,
+    /// How the task repeats: an RFC 5545 RRULE, in canonical form. Null when it does not repeat.
+    pub recurrence: Nullable<RecurrenceText>,
+    /// When `complete` last became true; null while the task is not complete.
+    #[oai(read_only)]
+    pub completed_at: Nullable<Timestamp>,
+    /// The id of the task created as this recurring task's next occurrence when it was
+    /// completed; null until then, and for tasks that do not repeat.
+    #[oai(read_only)]
+    pub next_occurrence_id: Nullable<i64>,
 }
 
 impl From<domain::Task> for Task {
@@ -241,6 +448,14 @@ impl From<domain::Task> for Task {
             complete: t.complete,
             created_at: Timestamp(t.created_at_ms),
             updated_at: Timestamp(t.updated_at_ms),
+            priority: t.priority.into(),
+            tags: TagNames(t.tags),
+            due_at: Nullable(t.due.and_then(|d| d.at_ms()).map(Timestamp)),
+            due_date: Nullable(t.due.and_then(|d| d.due_date_string()).map(DateText)),
+            time_zone: Nullable(t.time_zone.map(TimeZoneText)),
+            recurrence: Nullable(t.recurrence.map(RecurrenceText)),
+            completed_at: Nullable(t.completed_at_ms.map(Timestamp)),
+            next_occurrence_id: Nullable(t.next_task_id),
         }
     }
 }
@@ -255,6 +470,14 @@ impl Example for Task {
             complete: false,
             created_at: Timestamp(1_766_570_400_123),
             updated_at: Timestamp(1_766_570_400_123),
+            priority: Priority::Medium,
+            tags: TagNames(vec!["errands".into()]),
+            due_at: Nullable(Some(Timestamp(1_766_656_800_000))),
+            due_date: Nullable(None),
+            time_zone: Nullable(Some(TimeZoneText("Europe/Berlin".into()))),
+            recurrence: Nullable(Some(RecurrenceText("FREQ=WEEKLY;BYDAY=SA".into()))),
+            completed_at: Nullable(None),
+            next_occurrence_id: Nullable(None),
         }
     }
 }
@@ -286,6 +509,22 @@ pub struct TaskCreate {
     pub title: TitleInput,
     /// Optional; omit it or send null for none.
     pub description: Option<Description>,
+    pub priority: Option<Priority>,
+    /// Labels, 0 to 20, each trimmed to 1 to 50 characters; duplicates that differ only in case
+    /// are dropped (the first spelling is kept).
+    pub tags: Option<TagNames>,
+    /// When the task is due, as an RFC 3339 date-time with any offset; returned in UTC.
+    /// Exclusive with `due_date`.
+    pub due_at: Option<Nullable<Timestamp>>,
+    /// The day the task is due, with no time of day. Exclusive with `due_at`.
+    pub due_date: Option<Nullable<DateText>>,
+    /// The IANA time zone the recurrence is expanded in; null means UTC.
+    pub time_zone: Option<Nullable<TimeZoneText>>,
+    /// How the task repeats: an RFC 5545 RRULE such as `FREQ=WEEKLY;BYDAY=MO,WE`. Needs
+    /// `due_at` or `due_date`; `COUNT` and `UNTIL` are honoured; rules that never occur or fire
+    /// more often than once a minute are refused. Completing the task creates its next
+    /// occurrence.
+    pub recurrence: Option<Nullable<RecurrenceText>>,
 }
 
 impl Example for TaskCreate {
@@ -293,6 +532,14 @@ impl Example for TaskCreate {
         Self {
             title: TitleInput("Buy milk".into()),
             description: Some(Description(Some("2 litres, semi-skimmed".into()))),
+            priority: Some(Priority::Medium),
+            tags: Some(TagNames(vec!["errands".into()])),
+            due_at: Some(Nullable(Some(Timestamp(1_766_656_800_000)))),
+            due_date: None,
+            time_zone: Some(Nullable(Some(TimeZoneText("Europe/Berlin".into())))),
+            recurrence: Some(Nullable(Some(RecurrenceText(
+                "FREQ=WEEKLY;BYDAY=SA".into(),
+            )))),
         }
     }
 }
@@ -307,6 +554,22 @@ pub struct TaskReplace {
     pub description: Description,
     /// Whether the task is done.
     pub complete: bool,
+    pub priority: Option<Priority>,
+    /// Labels, 0 to 20, each trimmed to 1 to 50 characters; duplicates that differ only in case
+    /// are dropped (the first spelling is kept). `[]` clears them; omit to leave them unchanged.
+    pub tags: Option<TagNames>,
+    /// When the task is due, as an RFC 3339 date-time with any offset; returned in UTC.
+    /// Exclusive with `due_date`. Null clears it; omit to leave it unchanged.
+    pub due_at: Option<Nullable<Timestamp>>,
+    /// The day the task is due, with no time of day. Exclusive with `due_at`. Null clears it; omit to leave it unchanged.
+    pub due_date: Option<Nullable<DateText>>,
+    /// The IANA time zone the recurrence is expanded in; null means UTC.
+    pub time_zone: Option<Nullable<TimeZoneText>>,
+    /// How the task repeats: an RFC 5545 RRULE such as `FREQ=WEEKLY;BYDAY=MO,WE`. Needs
+    /// `due_at` or `due_date`; `COUNT` and `UNTIL` are honoured; rules that never occur or fire
+    /// more often than once a minute are refused. Completing the task creates its next
+    /// occurrence. Null clears it; omit to leave it unchanged.
+    pub recurrence: Option<Nullable<RecurrenceText>>,
 }
 
 impl Example for TaskReplace {
@@ -315,6 +578,12 @@ impl Example for TaskReplace {
             title: TitleInput("Buy oat milk".into()),
             description: Description(None),
             complete: true,
+            priority: None,
+            tags: None,
+            due_at: None,
+            due_date: None,
+            time_zone: None,
+            recurrence: None,
         }
     }
 }
@@ -332,6 +601,22 @@ pub struct TaskUpdate {
     /// Whether the task is done. Cannot be null. Omit it to leave it unchanged.
     #[oai(skip_serializing_if_is_none)]
     pub complete: Option<bool>,
+    pub priority: Option<Priority>,
+    /// Labels, 0 to 20, each trimmed to 1 to 50 characters; duplicates that differ only in case
+    /// are dropped (the first spelling is kept). `[]` clears them; omit to leave them unchanged.
+    pub tags: Option<TagNames>,
+    /// When the task is due, as an RFC 3339 date-time with any offset; returned in UTC.
+    /// Exclusive with `due_date`. Null clears it; omit to leave it unchanged.
+    pub due_at: Option<Nullable<Timestamp>>,
+    /// The day the task is due, with no time of day. Exclusive with `due_at`. Null clears it; omit to leave it unchanged.
+    pub due_date: Option<Nullable<DateText>>,
+    /// The IANA time zone the recurrence is expanded in; null means UTC.
+    pub time_zone: Option<Nullable<TimeZoneText>>,
+    /// How the task repeats: an RFC 5545 RRULE such as `FREQ=WEEKLY;BYDAY=MO,WE`. Needs
+    /// `due_at` or `due_date`; `COUNT` and `UNTIL` are honoured; rules that never occur or fire
+    /// more often than once a minute are refused. Completing the task creates its next
+    /// occurrence. Null clears it; omit to leave it unchanged.
+    pub recurrence: Option<Nullable<RecurrenceText>>,
 }
 
 impl Example for TaskUpdate {
@@ -340,6 +625,47 @@ impl Example for TaskUpdate {
             title: None,
             description: None,
             complete: Some(true),
+            priority: Some(Priority::High),
+            tags: None,
+            due_at: None,
+            due_date: None,
+            time_zone: None,
+            recurrence: None,
+        }
+    }
+}
+
+/// One of the caller's tags and how many of the caller's tasks carry it.
+#[derive(Debug, Clone, Object, Serialize)]
+#[oai(rename = "TagCount", example)]
+pub struct TagCount {
+    /// The tag, as one of the tasks spells it.
+    pub name: String,
+    /// How many of the caller's tasks carry it (spellings that differ only in case count as one).
+    pub count: i64,
+}
+
+impl Example for TagCount {
+    fn example() -> Self {
+        Self {
+            name: "errands".into(),
+            count: 3,
+        }
+    }
+}
+
+/// The caller's tags, ordered by name case-insensitively.
+#[derive(Debug, Clone, Object, Serialize)]
+#[oai(rename = "TagList", example)]
+pub struct TagList {
+    /// Every tag the caller's tasks carry; empty when there are none.
+    pub tags: Vec<TagCount>,
+}
+
+impl Example for TagList {
+    fn example() -> Self {
+        Self {
+            tags: vec![TagCount::example()],
         }
     }
 }
@@ -408,12 +734,16 @@ pub enum ErrorCode {
 #[derive(Debug, Clone, PartialEq, Eq, Object, Serialize)]
 #[oai(rename = "ValidationIssue", example)]
 pub struct ValidationIssue {
-    /// Where the problem is: `["body", "title"]`, `["path", "task_id"]`, or `["body"]` for the whole body.
+    /// Where the problem is: `["body", "title"]`, `["body", "tags", "3"]` (an item of a list),
+    /// `["path", "task_id"]`, or `["body"]` for the whole body.
     pub loc: Vec<String>,
     /// What is wrong, for people.
     pub msg: String,
-    /// What is wrong, for programs: `missing`, `string_type`, `bool_type`, `string_too_long`,
-    /// `string_pattern_mismatch` (NUL characters), `string_blank`, `extra_forbidden`, `object_type`,
+    /// What is wrong, for programs: `missing`, `string_type`, `bool_type`, `list_type`,
+    /// `string_too_long`, `string_pattern_mismatch` (NUL or control characters), `string_blank`,
+    /// `too_long` (too many items), `enum`, `datetime_parsing`, `date_parsing`, `due_conflict`,
+    /// `time_zone_unknown`, `recurrence_invalid`, `recurrence_requires_due`,
+    /// `recurrence_never_occurs`, `recurrence_too_frequent`, `extra_forbidden`, `object_type`,
     /// `int_parsing`.
     #[oai(rename = "type")]
     #[serde(rename = "type")]

@@ -1,4 +1,5 @@
-//! The Tasks resource: `/api/{user_id}/tasks[/{task_id}[/complete]]`.
+//! The Tasks resource: `/api/{user_id}/tasks[/{task_id}[/complete]]` and the user's tags,
+//! `/api/{user_id}/tags`.
 //!
 //! Translation only: each operation turns the bearer token and path into the owner, parses the
 //! body into a domain value, calls one use case of `TaskService` and shapes its result as the
@@ -14,7 +15,7 @@ use super::{
     body::JsonBody,
     error::ApiError,
     response::JsonResponse,
-    schemas::{Task, TaskCreate, TaskList, TaskReplace, TaskUpdate},
+    schemas::{TagCount, TagList, Task, TaskCreate, TaskList, TaskReplace, TaskUpdate},
     security::BearerAuth,
 };
 use crate::{auth::TokenVerifier, store::TaskStore, tasks::TaskService};
@@ -60,6 +61,13 @@ pub enum TaskResponse {
     /// The task.
     #[oai(status = 200)]
     Ok(JsonResponse<Task>),
+}
+
+#[derive(ApiResponse)]
+pub enum ListTagsResponse {
+    /// The caller's tags with their task counts, ordered by name case-insensitively.
+    #[oai(status = 200)]
+    Ok(JsonResponse<TagList>),
 }
 
 #[derive(ApiResponse)]
@@ -234,6 +242,31 @@ impl<S: TaskStore> TasksApi<S> {
         let owner = auth.owner(&self.verifier, &user_id).await?;
         self.tasks.delete(&owner, task_id.0).await?;
         Ok(DeleteTaskResponse::Deleted)
+    }
+
+    /// List tags
+    ///
+    /// Every tag the user's tasks carry, with how many tasks carry it, ordered by name
+    /// case-insensitively. Tags that differ only in case are one tag.
+    #[oai(path = "/api/:user_id/tags", method = "get", operation_id = "listTags")]
+    async fn list_tags(
+        &self,
+        auth: BearerAuth,
+        /// The user whose tags these are; must be the token's subject.
+        user_id: Path<String>,
+    ) -> Result<ListTagsResponse> {
+        let owner = auth.owner(&self.verifier, &user_id).await?;
+        let tags = self
+            .tasks
+            .tags(&owner)
+            .await?
+            .into_iter()
+            .map(|t| TagCount {
+                name: t.name,
+                count: t.count,
+            })
+            .collect();
+        Ok(ListTagsResponse::Ok(JsonResponse(TagList { tags })))
     }
 }
 

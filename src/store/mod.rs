@@ -8,6 +8,7 @@
 //! database URLs; `transfer` moves every task from one database to another.
 
 pub mod postgres;
+mod row;
 pub mod sqlite;
 pub mod transfer;
 pub mod url;
@@ -16,7 +17,7 @@ use std::future::Future;
 
 use crate::{
     config::DatabaseSettings,
-    domain::{NewTask, Task, TaskEdit, TaskId, UserId},
+    domain::{Task, TaskEdit, TaskId, TaskWrite, UserId},
 };
 
 pub use postgres::PgStore;
@@ -123,8 +124,9 @@ impl StoreError {
 }
 
 /// The `tasks` columns every query selects or returns, in the order both backends' row mappers
-/// read them (`id` is column 0, `updated_at` column 6).
-const TASK_COLUMNS: &str = "id, user_id, title, description, complete, created_at, updated_at";
+/// read them (`id` is column 0, `updated_at` column 6, `next_task_id` column 15).
+const TASK_COLUMNS: &str = "id, user_id, title, description, complete, created_at, updated_at, \
+     priority, tags, due_at, due_date, time_zone, recurrence, completed_at, occurrence, next_task_id";
 
 /// Refuse a database whose schema `found` is newer than the `known` migrations of this binary:
 /// an older binary must not write to a schema it does not understand.
@@ -145,16 +147,23 @@ fn import_target_not_empty() -> StoreError {
     )
 }
 
+/// One tag of an owner and the number of the owner's tasks that carry it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagCount {
+    pub name: String,
+    pub count: i64,
+}
+
 /// The storage port. Implementations must be cheap to clone (a handle to a pool).
 pub trait TaskStore: Clone + Send + Sync + 'static {
     /// All of the owner's tasks, ordered by id ascending.
     fn list(&self, owner: &UserId) -> impl Future<Output = Result<Vec<Task>, StoreError>> + Send;
 
-    /// Insert a task; the store assigns the id and both timestamps.
+    /// Insert a task (the first of its series); the store assigns the id and both timestamps.
     fn create(
         &self,
         owner: &UserId,
-        task: NewTask,
+        task: TaskEdit,
     ) -> impl Future<Output = Result<Task, StoreError>> + Send;
 
     fn get(
@@ -166,7 +175,9 @@ pub trait TaskStore: Clone + Send + Sync + 'static {
     /// Change one task in one transaction: read the owner's task, let `decide` say what it
     /// becomes (or refuse with `E`, writing nothing), write that and bump `updated_at`. Concurrent
     /// changes to the same task are serialised, so each `decide` sees the state the previous one
-    /// wrote (two concurrent toggles cancel out rather than collide).
+    /// wrote (two concurrent toggles cancel out rather than collide). A `next` occurrence in the
+    /// write is inserted in the same transaction as the next of the task's series and linked to
+    /// it, unless the task already has a next one (so it is created exactly once).
     fn modify<E, F>(
         &self,
         owner: &UserId,
@@ -175,13 +186,20 @@ pub trait TaskStore: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<Result<Task, E>, StoreError>> + Send
     where
         E: Send + 'static,
-        F: FnOnce(&Task) -> Result<TaskEdit, E> + Send + 'static;
+        F: FnOnce(&Task) -> Result<TaskWrite, E> + Send + 'static;
 
     fn delete(
         &self,
         owner: &UserId,
         id: TaskId,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The owner's tags with how many of the owner's tasks carry each, ordered by name
+    /// case-insensitively. Spellings that differ only in case count as one tag.
+    fn tags(
+        &self,
+        owner: &UserId,
+    ) -> impl Future<Output = Result<Vec<TagCount>, StoreError>> + Send;
 
     /// Cheap round trip used by `/health`.
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;

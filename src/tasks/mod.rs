@@ -2,21 +2,29 @@
 //! deleting a task means, whichever front door (REST today, MCP next) the request came through.
 //!
 //! `TaskService` is the only caller of the storage port. Rules that every front door must share
-//! (at least one change in an update; later recurrence on completion, idempotent creates, the
-//! change feed) live here, never in a handler and never in SQL. Ownership is already settled when
+//! (at least one change in an update, the due/zone/recurrence checks of a change against the
+//! stored task, the next occurrence of a recurring task on completion; later idempotent creates
+//! and the change feed) live here, never in a handler and never in SQL. Ownership is already settled when
 //! a use case runs: the caller passes the authenticated owner, and every store call is scoped to it.
 
 use crate::{
-    domain::{NewTask, Task, TaskChanges, TaskEdit, TaskId, TaskReplacement, UserId},
-    store::{StoreError, TaskStore},
+    domain::{
+        NewTask, ScheduleError, Task, TaskChanges, TaskEdit, TaskId, TaskReplacement, TaskWrite,
+        UserId, now_ms,
+    },
+    store::{StoreError, TagCount, TaskStore},
 };
 
 /// Why a use case refused or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TaskError {
     /// An update that sets no field: there is nothing to do, and saying so beats a silent no-op.
-    #[error("send at least one of `title`, `description`, `complete`")]
+    #[error("send at least one field to change")]
     NothingToChange,
+    /// The change would leave the due, time zone and recurrence in a state that does not fit
+    /// together (a recurrence without a due, a rule with no occurrence after the due, ...).
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
     /// The store refused (no such task for this owner) or failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -40,7 +48,7 @@ impl<S: TaskStore> TaskService<S> {
 
     /// Create a task; the store assigns the id and timestamps, and `complete` starts false.
     pub async fn create(&self, owner: &UserId, task: NewTask) -> Result<Task, TaskError> {
-        Ok(self.store.create(owner, task).await?)
+        Ok(self.store.create(owner, TaskEdit::from(task)).await?)
     }
 
     /// One of the owner's tasks; another owner's task is `NotFound`, as if it did not exist.
@@ -48,15 +56,14 @@ impl<S: TaskStore> TaskService<S> {
         Ok(self.store.get(owner, id).await?)
     }
 
-    /// Set every field of a task at once.
+    /// Set `title`, `description` and `complete`, and whichever newer fields were sent.
     pub async fn replace(
         &self,
         owner: &UserId,
         id: TaskId,
         replacement: TaskReplacement,
     ) -> Result<Task, TaskError> {
-        let edit = TaskEdit::from(replacement);
-        self.change(owner, id, move |_| Ok(edit)).await
+        self.apply(owner, id, replacement.into()).await
     }
 
     /// Change the fields that are set; at least one must be.
@@ -69,17 +76,17 @@ impl<S: TaskStore> TaskService<S> {
         if changes.is_empty() {
             return Err(TaskError::NothingToChange);
         }
-        self.change(owner, id, move |task| Ok(TaskEdit::of(task).with(changes)))
-            .await
+        self.apply(owner, id, changes).await
     }
 
     /// Flip `complete` atomically: two concurrent toggles cancel out rather than collide.
     pub async fn toggle_complete(&self, owner: &UserId, id: TaskId) -> Result<Task, TaskError> {
         self.change(owner, id, |task| {
-            Ok(TaskEdit {
+            let edit = TaskEdit {
                 complete: !task.complete,
                 ..TaskEdit::of(task)
-            })
+            };
+            Ok(edit.into_write(task, now_ms()))
         })
         .await
     }
@@ -89,10 +96,30 @@ impl<S: TaskStore> TaskService<S> {
         Ok(self.store.delete(owner, id).await?)
     }
 
+    /// The owner's tags with the number of tasks carrying each, by name case-insensitively.
+    pub async fn tags(&self, owner: &UserId) -> Result<Vec<TagCount>, TaskError> {
+        Ok(self.store.tags(owner).await?)
+    }
+
+    /// Apply `changes` to the task as it is when the store reads it. Completing a recurring task
+    /// this way starts its next occurrence in the same transaction, exactly once.
+    async fn apply(
+        &self,
+        owner: &UserId,
+        id: TaskId,
+        changes: TaskChanges,
+    ) -> Result<Task, TaskError> {
+        self.change(owner, id, move |task| {
+            let edit = TaskEdit::of(task).with(changes)?;
+            Ok(edit.into_write(task, now_ms()))
+        })
+        .await
+    }
+
     /// Read, decide and write one task in one store transaction.
     async fn change<F>(&self, owner: &UserId, id: TaskId, decide: F) -> Result<Task, TaskError>
     where
-        F: FnOnce(&Task) -> Result<TaskEdit, TaskError> + Send + 'static,
+        F: FnOnce(&Task) -> Result<TaskWrite, TaskError> + Send + 'static,
     {
         self.store.modify(owner, id, decide).await?
     }

@@ -469,7 +469,7 @@ async fn an_unexpected_database_failure_is_a_500_that_reveals_nothing(backend: B
             .pg_schema()
             .connect()
             .await
-            .batch_execute("DROP TABLE tasks")
+            .batch_execute("DROP TABLE tasks CASCADE")
             .await
             .unwrap(),
     }

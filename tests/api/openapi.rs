@@ -74,6 +74,7 @@ fn the_document_declares_the_contract_clients_are_generated_from() {
             "deleteTask",
             "getTask",
             "health",
+            "listTags",
             "listTasks",
             "replaceTask",
             "toggleTaskComplete",
@@ -86,6 +87,7 @@ fn the_document_declares_the_contract_clients_are_generated_from() {
         "TaskReplace",
         "TaskUpdate",
         "TaskList",
+        "TagList",
         "Error",
     ] {
         assert!(

@@ -4,11 +4,12 @@
 
 use deadpool_postgres::Object;
 
-use super::{PgStore, finish, map_error, tasks::task_from_row};
+use super::{PgStore, finish, map_error, tasks::all_tasks};
 use crate::{
     domain::{Task, TaskId},
     store::{
         StoreError, TASK_COLUMNS, import_target_not_empty,
+        row::{EditColumns, tag_rows},
         transfer::{BulkTasks, TaskImport},
     },
 };
@@ -28,7 +29,7 @@ impl BulkTasks for PgStore {
                 client.query(&stmt, &[&after, &limit]).await
             })
             .await;
-        Ok(finish(client, reply)?.iter().map(task_from_row).collect())
+        all_tasks(&finish(client, reply)?)
     }
 
     async fn id_high_water(&self) -> Result<TaskId, StoreError> {
@@ -102,24 +103,69 @@ impl TaskImport for PgImport {
         let completes: Vec<bool> = tasks.iter().map(|t| t.complete).collect();
         let created: Vec<i64> = tasks.iter().map(|t| t.created_at_ms).collect();
         let updated: Vec<i64> = tasks.iter().map(|t| t.updated_at_ms).collect();
-        let result = client
-            .execute(
-                &format!(
-                    "INSERT INTO tasks ({TASK_COLUMNS}) OVERRIDING SYSTEM VALUE \
-                     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], \
-                                          $5::boolean[], $6::bigint[], $7::bigint[])"
-                ),
-                &[
-                    &ids,
-                    &users,
-                    &titles,
-                    &descriptions,
-                    &completes,
-                    &created,
-                    &updated,
-                ],
-            )
-            .await;
+        let columns: Vec<EditColumns> = tasks.iter().map(EditColumns::of_task).collect();
+        let priorities: Vec<i16> = columns.iter().map(|c| c.priority).collect();
+        let tags: Vec<&str> = columns.iter().map(|c| c.tags.as_str()).collect();
+        let due_ats: Vec<Option<i64>> = columns.iter().map(|c| c.due_at).collect();
+        let due_dates: Vec<Option<&str>> = columns.iter().map(|c| c.due_date.as_deref()).collect();
+        let zones: Vec<Option<&str>> = tasks.iter().map(|t| t.time_zone.as_deref()).collect();
+        let rules: Vec<Option<&str>> = tasks.iter().map(|t| t.recurrence.as_deref()).collect();
+        let completed: Vec<Option<i64>> = tasks.iter().map(|t| t.completed_at_ms).collect();
+        let occurrences: Vec<i32> = tasks
+            .iter()
+            .map(|t| i32::try_from(t.occurrence).unwrap_or(i32::MAX))
+            .collect();
+        let next_ids: Vec<Option<i64>> = tasks.iter().map(|t| t.next_task_id).collect();
+        let (mut tag_owners, mut tag_keys, mut tag_tasks, mut tag_names) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for t in &tasks {
+            for (key, name) in tag_rows(&t.tags) {
+                tag_owners.push(t.user_id.as_str());
+                tag_keys.push(key);
+                tag_tasks.push(t.id);
+                tag_names.push(name);
+            }
+        }
+        let result = async {
+            client
+                .execute(
+                    &format!(
+                        "INSERT INTO tasks ({TASK_COLUMNS}) OVERRIDING SYSTEM VALUE \
+                         SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], \
+                           $5::boolean[], $6::bigint[], $7::bigint[], $8::smallint[], $9::text[], \
+                           $10::bigint[], $11::text[], $12::text[], $13::text[], $14::bigint[], \
+                           $15::integer[], $16::bigint[])"
+                    ),
+                    &[
+                        &ids,
+                        &users,
+                        &titles,
+                        &descriptions,
+                        &completes,
+                        &created,
+                        &updated,
+                        &priorities,
+                        &tags,
+                        &due_ats,
+                        &due_dates,
+                        &zones,
+                        &rules,
+                        &completed,
+                        &occurrences,
+                        &next_ids,
+                    ],
+                )
+                .await?;
+            client
+                .execute(
+                    "INSERT INTO task_tags (user_id, tag_key, task_id, name) \
+                     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) \
+                     ON CONFLICT DO NOTHING",
+                    &[&tag_owners, &tag_keys, &tag_tasks, &tag_names],
+                )
+                .await
+        }
+        .await;
         result.map(|_| ()).map_err(|e| self.abort(e))
     }
 

@@ -5,10 +5,16 @@ use super::{PgStore, map_error};
 use crate::store::{StoreError, check_schema_version};
 
 /// Schema migrations, applied in order; the index + 1 is the version recorded for each.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "create tasks",
-    include_str!("../migrations/postgres/0001_create_tasks.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "create tasks",
+        include_str!("../migrations/postgres/0001_create_tasks.sql"),
+    ),
+    (
+        "task model: priority, tags, due, recurrence",
+        include_str!("../migrations/postgres/0002_task_model.sql"),
+    ),
+];
 
 /// First half of the migration advisory lock key ("todo" in ASCII); the second half is a hash of
 /// the schema, so deployments in different schemas of one database do not wait for each other.

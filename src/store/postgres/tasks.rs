@@ -7,25 +7,114 @@ use tokio_postgres::{Row, types::ToSql};
 
 use super::{PgStore, finish};
 use crate::{
-    domain::{NewTask, Task, TaskEdit, TaskId, UserId},
-    store::{StoreError, TASK_COLUMNS, TaskStore},
+    domain::{Task, TaskEdit, TaskId, TaskWrite, UserId},
+    store::{
+        StoreError, TASK_COLUMNS, TagCount, TaskStore,
+        row::{EditColumns, TaskRow, tag_rows},
+    },
 };
 
 /// The database clock in epoch milliseconds (floored, like `chrono::timestamp_millis`).
 const NOW_MS: &str = "floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
 
 /// A row selected as `TASK_COLUMNS`. (SQLite has its own twin: the drivers' row types and their
-/// `get` signatures differ.)
-pub(super) fn task_from_row(row: &Row) -> Task {
-    Task {
+/// `get` signatures differ; what the values mean is shared in `store::row`.)
+pub(super) fn task_from_row(row: &Row) -> Result<Task, StoreError> {
+    TaskRow {
         id: row.get(0),
         user_id: row.get(1),
         title: row.get(2),
         description: row.get(3),
         complete: row.get(4),
-        created_at_ms: row.get(5),
-        updated_at_ms: row.get(6),
+        created_at: row.get(5),
+        updated_at: row.get(6),
+        priority: i64::from(row.get::<_, i16>(7)),
+        tags: row.get(8),
+        due_at: row.get(9),
+        due_date: row.get(10),
+        time_zone: row.get(11),
+        recurrence: row.get(12),
+        completed_at: row.get(13),
+        occurrence: i64::from(row.get::<_, i32>(14)),
+        next_task_id: row.get(15),
     }
+    .into_task()
+}
+
+/// Every task a statement returned.
+pub(super) fn all_tasks(rows: &[Row]) -> Result<Vec<Task>, StoreError> {
+    rows.iter().map(task_from_row).collect()
+}
+
+/// Insert a task and its `task_tags` rows in one statement (so it is atomic without an explicit
+/// transaction). Parameters: see `insert_params`.
+fn insert_task_sql() -> String {
+    format!(
+        "WITH clock AS (SELECT {NOW_MS} AS ms), \
+         inserted AS ( \
+           INSERT INTO tasks (user_id, title, description, complete, created_at, updated_at, \
+             priority, tags, due_at, due_date, time_zone, recurrence, completed_at, occurrence) \
+           SELECT $1::text, $2::text, $3::text, $4::boolean, clock.ms, clock.ms, $5::smallint, \
+             $6::text, $7::bigint, $8::text, $9::text, $10::text, $11::bigint, $12::integer \
+           FROM clock RETURNING {TASK_COLUMNS}), \
+         tagged AS ( \
+           INSERT INTO task_tags (user_id, tag_key, task_id, name) \
+           SELECT inserted.user_id, tag.key, inserted.id, tag.name \
+           FROM inserted, unnest($13::text[], $14::text[]) AS tag (key, name) \
+           ON CONFLICT DO NOTHING) \
+         SELECT {TASK_COLUMNS} FROM inserted"
+    )
+}
+
+/// The values of `insert_task_sql` for `edit`, as the `occurrence`-th of its series.
+struct InsertParams<'a> {
+    owner: &'a str,
+    edit: &'a TaskEdit,
+    columns: EditColumns,
+    occurrence: i32,
+    keys: Vec<String>,
+    names: Vec<&'a str>,
+}
+
+impl<'a> InsertParams<'a> {
+    fn new(owner: &'a str, edit: &'a TaskEdit, occurrence: u32) -> Self {
+        let (keys, names) = tag_rows(&edit.tags).into_iter().unzip();
+        Self {
+            owner,
+            edit,
+            columns: EditColumns::of(edit),
+            occurrence: i32::try_from(occurrence).unwrap_or(i32::MAX),
+            keys,
+            names,
+        }
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 14] {
+        [
+            &self.owner,
+            &self.edit.title,
+            &self.edit.description,
+            &self.edit.complete,
+            &self.columns.priority,
+            &self.columns.tags,
+            &self.columns.due_at,
+            &self.columns.due_date,
+            &self.edit.time_zone,
+            &self.edit.recurrence,
+            &self.edit.completed_at_ms,
+            &self.occurrence,
+            &self.keys,
+            &self.names,
+        ]
+    }
+}
+
+/// Why a change was not written, besides the database failing.
+enum Failure<E> {
+    /// The use case refused the change.
+    Refused(E),
+    /// A row could not be read back.
+    Store(StoreError),
 }
 
 impl PgStore {
@@ -45,7 +134,7 @@ impl PgStore {
         finish(client, reply)?
             .as_ref()
             .map(task_from_row)
-            .ok_or(StoreError::NotFound)
+            .ok_or(StoreError::NotFound)?
     }
 }
 
@@ -63,21 +152,13 @@ impl TaskStore for PgStore {
                 client.query(&stmt, &[&owner.as_str()]).await
             })
             .await;
-        Ok(finish(client, reply)?.iter().map(task_from_row).collect())
+        all_tasks(&finish(client, reply)?)
     }
 
     #[tracing::instrument(name = "postgres.create", skip_all)]
-    async fn create(&self, owner: &UserId, task: NewTask) -> Result<Task, StoreError> {
-        let description = task.description.as_ref().map(|d| d.as_str());
-        self.one_task(
-            &format!(
-                "INSERT INTO tasks (user_id, title, description, complete, created_at, updated_at) \
-                 SELECT $1::text, $2::text, $3::text, FALSE, clock.ms, clock.ms \
-                 FROM (SELECT {NOW_MS} AS ms) AS clock RETURNING {TASK_COLUMNS}"
-            ),
-            &[&owner.as_str(), &task.title.as_str(), &description],
-        )
-        .await
+    async fn create(&self, owner: &UserId, task: TaskEdit) -> Result<Task, StoreError> {
+        let insert = InsertParams::new(owner.as_str(), &task, 1);
+        self.one_task(&insert_task_sql(), &insert.params()).await
     }
 
     #[tracing::instrument(name = "postgres.get", skip_all)]
@@ -98,7 +179,7 @@ impl TaskStore for PgStore {
     ) -> Result<Result<Task, E>, StoreError>
     where
         E: Send + 'static,
-        F: FnOnce(&Task) -> Result<TaskEdit, E> + Send + 'static,
+        F: FnOnce(&Task) -> Result<TaskWrite, E> + Send + 'static,
     {
         let mut client = self.client().await?;
         // One transaction; `FOR UPDATE` holds the row until commit, so concurrent changes to the
@@ -115,14 +196,23 @@ impl TaskStore for PgStore {
                 let Some(row) = tx.query_opt(&select, &[&id, &owner.as_str()]).await? else {
                     return Ok(None);
                 };
-                let edit = match decide(&task_from_row(&row)) {
-                    Ok(edit) => edit,
-                    Err(refusal) => return Ok(Some(Err(refusal))),
+                let current = match task_from_row(&row) {
+                    Ok(task) => task,
+                    Err(e) => return Ok(Some(Err(Failure::Store(e)))),
                 };
+                let write = match decide(&current) {
+                    Ok(write) => write,
+                    Err(refusal) => return Ok(Some(Err(Failure::Refused(refusal)))),
+                };
+                let edit = &write.task;
+                let columns = EditColumns::of(edit);
                 let update = tx
                     .prepare_cached(&format!(
                         "UPDATE tasks SET title = $3::text, description = $4::text, \
-                           complete = $5::boolean, updated_at = GREATEST({NOW_MS}, updated_at + 1) \
+                           complete = $5::boolean, updated_at = GREATEST({NOW_MS}, updated_at + 1), \
+                           priority = $6::smallint, tags = $7::text, due_at = $8::bigint, \
+                           due_date = $9::text, time_zone = $10::text, recurrence = $11::text, \
+                           completed_at = $12::bigint \
                          WHERE id = $1 AND user_id = $2 RETURNING {TASK_COLUMNS}"
                     ))
                     .await?;
@@ -135,14 +225,81 @@ impl TaskStore for PgStore {
                             &edit.title,
                             &edit.description,
                             &edit.complete,
+                            &columns.priority,
+                            &columns.tags,
+                            &columns.due_at,
+                            &columns.due_date,
+                            &edit.time_zone,
+                            &edit.recurrence,
+                            &edit.completed_at_ms,
                         ],
                     )
                     .await?;
+                let mut task = match task_from_row(&row) {
+                    Ok(task) => task,
+                    Err(e) => return Ok(Some(Err(Failure::Store(e)))),
+                };
+                if task.tags != current.tags {
+                    let (keys, names): (Vec<String>, Vec<&str>) =
+                        tag_rows(&task.tags).into_iter().unzip();
+                    let delete = tx
+                        .prepare_cached("DELETE FROM task_tags WHERE task_id = $1")
+                        .await?;
+                    tx.execute(&delete, &[&id]).await?;
+                    let insert = tx
+                        .prepare_cached(
+                            "INSERT INTO task_tags (user_id, tag_key, task_id, name) \
+                             SELECT $1::text, tag.key, $2::bigint, tag.name \
+                             FROM unnest($3::text[], $4::text[]) AS tag (key, name) \
+                             ON CONFLICT DO NOTHING",
+                        )
+                        .await?;
+                    tx.execute(&insert, &[&owner.as_str(), &id, &keys, &names])
+                        .await?;
+                }
+                if let Some(next) = write.next.filter(|_| current.next_task_id.is_none()) {
+                    let params = InsertParams::new(owner.as_str(), &next, current.occurrence + 1);
+                    let insert = tx.prepare_cached(&insert_task_sql()).await?;
+                    let next_id: TaskId = tx.query_one(&insert, &params.params()).await?.get(0);
+                    let link = tx
+                        .prepare_cached("UPDATE tasks SET next_task_id = $2 WHERE id = $1")
+                        .await?;
+                    tx.execute(&link, &[&id, &next_id]).await?;
+                    task.next_task_id = Some(next_id);
+                }
                 tx.commit().await?;
-                Ok(Some(Ok(task_from_row(&row))))
+                Ok(Some(Ok(task)))
             })
             .await;
-        finish(client, reply)?.ok_or(StoreError::NotFound)
+        match finish(client, reply)? {
+            None => Err(StoreError::NotFound),
+            Some(Ok(task)) => Ok(Ok(task)),
+            Some(Err(Failure::Refused(refusal))) => Ok(Err(refusal)),
+            Some(Err(Failure::Store(e))) => Err(e),
+        }
+    }
+
+    #[tracing::instrument(name = "postgres.tags", skip_all)]
+    async fn tags(&self, owner: &UserId) -> Result<Vec<TagCount>, StoreError> {
+        let client = self.client().await?;
+        let reply = self
+            .within_deadline(async {
+                let stmt = client
+                    .prepare_cached(
+                        "SELECT MIN(name), COUNT(*) FROM task_tags WHERE user_id = $1 \
+                         GROUP BY tag_key ORDER BY tag_key COLLATE \"C\"",
+                    )
+                    .await?;
+                client.query(&stmt, &[&owner.as_str()]).await
+            })
+            .await;
+        Ok(finish(client, reply)?
+            .iter()
+            .map(|row| TagCount {
+                name: row.get(0),
+                count: row.get(1),
+            })
+            .collect())
     }
 
     #[tracing::instrument(name = "postgres.delete", skip_all)]

@@ -8,11 +8,15 @@ use r2d2::PooledConnection;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, params};
 
-use super::{SqliteStore, map_error, pool_error, tasks::task_from_row};
+use super::{
+    SqliteStore, map_error, pool_error,
+    tasks::{all_tasks, insert_tags, task_from_row},
+};
 use crate::{
     domain::{Task, TaskId},
     store::{
         StoreError, TASK_COLUMNS, import_target_not_empty,
+        row::EditColumns,
         transfer::{BulkTasks, TaskImport},
     },
 };
@@ -30,8 +34,7 @@ impl BulkTasks for SqliteStore {
             let rows = stmt
                 .query_map(params![after, limit], task_from_row)
                 .map_err(map_error)?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(map_error)
+            all_tasks(rows)
         })
         .await
     }
@@ -103,10 +106,12 @@ impl TaskImport for SqliteImport {
         self.with_conn(move |conn| {
             let mut stmt = conn
                 .prepare_cached(&format!(
-                    "INSERT INTO tasks ({TASK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                    "INSERT INTO tasks ({TASK_COLUMNS}) VALUES \
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
                 ))
                 .map_err(map_error)?;
             for t in &tasks {
+                let columns = EditColumns::of_task(t);
                 stmt.execute(params![
                     t.id,
                     t.user_id,
@@ -114,9 +119,19 @@ impl TaskImport for SqliteImport {
                     t.description,
                     t.complete,
                     t.created_at_ms,
-                    t.updated_at_ms
+                    t.updated_at_ms,
+                    columns.priority,
+                    columns.tags,
+                    columns.due_at,
+                    columns.due_date,
+                    t.time_zone,
+                    t.recurrence,
+                    t.completed_at_ms,
+                    t.occurrence,
+                    t.next_task_id
                 ])
                 .map_err(map_error)?;
+                insert_tags(conn, &t.user_id, t.id, &t.tags)?;
             }
             Ok(())
         })

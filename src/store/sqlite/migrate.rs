@@ -7,7 +7,10 @@ use super::map_error;
 use crate::store::{StoreError, check_schema_version};
 
 /// Schema migrations, applied in order; the index + 1 is the `PRAGMA user_version` they lead to.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_create_tasks.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/sqlite/0001_create_tasks.sql"),
+    include_str!("../migrations/sqlite/0002_task_model.sql"),
+];
 
 /// Bring the schema up to date. Each step runs in its own transaction with its version bump.
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

@@ -4,31 +4,118 @@
 //! come from this process's clock; `updated_at = MAX(now, updated_at + 1)` keeps them strictly
 //! monotonic per task even if the clock steps back.
 
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{SqliteStore, map_error};
 use crate::{
-    domain::{NewTask, Task, TaskEdit, TaskId, UserId, now_ms},
-    store::{StoreError, TASK_COLUMNS, TaskStore},
+    domain::{Task, TaskEdit, TaskId, TaskWrite, UserId, now_ms},
+    store::{
+        StoreError, TASK_COLUMNS, TagCount, TaskStore,
+        row::{EditColumns, TaskRow, tag_rows},
+    },
 };
 
 /// A row selected as `TASK_COLUMNS`. (PostgreSQL has its own twin: the drivers' row types and
-/// their `get` signatures differ.)
-pub(super) fn task_from_row(row: &Row<'_>) -> rusqlite::Result<Task> {
-    Ok(Task {
+/// their `get` signatures differ; what the values mean is shared in `store::row`.)
+pub(super) fn task_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Task, StoreError>> {
+    Ok(TaskRow {
         id: row.get(0)?,
         user_id: row.get(1)?,
         title: row.get(2)?,
         description: row.get(3)?,
         complete: row.get(4)?,
-        created_at_ms: row.get(5)?,
-        updated_at_ms: row.get(6)?,
-    })
+        created_at: row.get(5)?,
+        updated_at: row.get(6)?,
+        priority: row.get(7)?,
+        tags: row.get(8)?,
+        due_at: row.get(9)?,
+        due_date: row.get(10)?,
+        time_zone: row.get(11)?,
+        recurrence: row.get(12)?,
+        completed_at: row.get(13)?,
+        occurrence: row.get(14)?,
+        next_task_id: row.get(15)?,
+    }
+    .into_task())
+}
+
+/// Every task a statement returned.
+pub(super) fn all_tasks(
+    rows: impl Iterator<Item = rusqlite::Result<Result<Task, StoreError>>>,
+) -> Result<Vec<Task>, StoreError> {
+    rows.map(|row| row.map_err(map_error)?).collect()
+}
+
+/// Insert a task of `owner` with the fields of `edit` as the `occurrence`-th of its series, and
+/// its tags.
+pub(super) fn insert_task(
+    conn: &Connection,
+    owner: &str,
+    edit: &TaskEdit,
+    occurrence: u32,
+    now: i64,
+) -> Result<Task, StoreError> {
+    let columns = EditColumns::of(edit);
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "INSERT INTO tasks (user_id, title, description, complete, created_at, updated_at, \
+               priority, tags, due_at, due_date, time_zone, recurrence, completed_at, occurrence) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
+             RETURNING {TASK_COLUMNS}"
+        ))
+        .map_err(map_error)?;
+    let task = one_task(
+        stmt.query_row(
+            params![
+                owner,
+                edit.title,
+                edit.description,
+                edit.complete,
+                now,
+                columns.priority,
+                columns.tags,
+                columns.due_at,
+                columns.due_date,
+                edit.time_zone,
+                edit.recurrence,
+                edit.completed_at_ms,
+                occurrence
+            ],
+            task_from_row,
+        )
+        .optional(),
+    )?;
+    insert_tags(conn, owner, task.id, &task.tags)?;
+    Ok(task)
+}
+
+/// The `task_tags` rows of one task.
+pub(super) fn insert_tags(
+    conn: &Connection,
+    owner: &str,
+    task_id: TaskId,
+    tags: &[String],
+) -> Result<(), StoreError> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO task_tags (user_id, tag_key, task_id, name) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .map_err(map_error)?;
+    for (key, name) in tag_rows(tags) {
+        stmt.execute(params![owner, key, task_id, name])
+            .map_err(map_error)?;
+    }
+    Ok(())
 }
 
 /// `NotFound` when the statement matched no row of this owner.
-fn one_task(result: rusqlite::Result<Option<Task>>) -> Result<Task, StoreError> {
-    result.map_err(map_error)?.ok_or(StoreError::NotFound)
+fn one_task(
+    result: rusqlite::Result<Option<Result<Task, StoreError>>>,
+) -> Result<Task, StoreError> {
+    result.map_err(map_error)?.ok_or(StoreError::NotFound)?
 }
 
 impl TaskStore for SqliteStore {
@@ -44,33 +131,16 @@ impl TaskStore for SqliteStore {
             let rows = stmt
                 .query_map([owner.as_str()], task_from_row)
                 .map_err(map_error)?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(map_error)
+            all_tasks(rows)
         })
         .await
     }
 
     #[tracing::instrument(name = "sqlite.create", skip_all)]
-    async fn create(&self, owner: &UserId, task: NewTask) -> Result<Task, StoreError> {
+    async fn create(&self, owner: &UserId, task: TaskEdit) -> Result<Task, StoreError> {
         let owner = owner.clone();
-        self.write(move |conn| {
-            let now = now_ms();
-            let mut stmt = conn
-                .prepare_cached(&format!(
-                    "INSERT INTO tasks (user_id, title, description, complete, created_at, updated_at) \
-                     VALUES (?1, ?2, ?3, 0, ?4, ?4) RETURNING {TASK_COLUMNS}"
-                ))
-                .map_err(map_error)?;
-            let description = task.description.as_ref().map(|d| d.as_str());
-            one_task(
-                stmt.query_row(
-                    params![owner.as_str(), task.title.as_str(), description, now],
-                    task_from_row,
-                )
-                .optional(),
-            )
-        })
-        .await
+        self.write(move |conn| insert_task(conn, owner.as_str(), &task, 1, now_ms()))
+            .await
     }
 
     #[tracing::instrument(name = "sqlite.get", skip_all)]
@@ -99,7 +169,7 @@ impl TaskStore for SqliteStore {
     ) -> Result<Result<Task, E>, StoreError>
     where
         E: Send + 'static,
-        F: FnOnce(&Task) -> Result<TaskEdit, E> + Send + 'static,
+        F: FnOnce(&Task) -> Result<TaskWrite, E> + Send + 'static,
     {
         let owner = owner.clone();
         // The writer thread is the only writer, so nothing can change the row between the read
@@ -116,18 +186,23 @@ impl TaskStore for SqliteStore {
                     .query_row(params![id, owner.as_str()], task_from_row)
                     .optional(),
             )?;
-            let edit = match decide(&current) {
-                Ok(edit) => edit,
+            let write = match decide(&current) {
+                Ok(write) => write,
                 Err(refusal) => return Ok(Err(refusal)),
             };
+            let now = now_ms();
+            let edit = &write.task;
+            let columns = EditColumns::of(edit);
             let mut update = conn
                 .prepare_cached(&format!(
                     "UPDATE tasks SET title = ?3, description = ?4, complete = ?5, \
-                       updated_at = MAX(?6, updated_at + 1) \
+                       updated_at = MAX(?6, updated_at + 1), priority = ?7, tags = ?8, \
+                       due_at = ?9, due_date = ?10, time_zone = ?11, recurrence = ?12, \
+                       completed_at = ?13 \
                      WHERE id = ?1 AND user_id = ?2 RETURNING {TASK_COLUMNS}"
                 ))
                 .map_err(map_error)?;
-            one_task(
+            let mut task = one_task(
                 update
                     .query_row(
                         params![
@@ -136,13 +211,33 @@ impl TaskStore for SqliteStore {
                             edit.title,
                             edit.description,
                             edit.complete,
-                            now_ms()
+                            now,
+                            columns.priority,
+                            columns.tags,
+                            columns.due_at,
+                            columns.due_date,
+                            edit.time_zone,
+                            edit.recurrence,
+                            edit.completed_at_ms
                         ],
                         task_from_row,
                     )
                     .optional(),
-            )
-            .map(Ok)
+            )?;
+            if task.tags != current.tags {
+                conn.prepare_cached("DELETE FROM task_tags WHERE task_id = ?1")
+                    .and_then(|mut stmt| stmt.execute([id]))
+                    .map_err(map_error)?;
+                insert_tags(conn, owner.as_str(), id, &task.tags)?;
+            }
+            if let Some(next) = write.next.filter(|_| current.next_task_id.is_none()) {
+                let next = insert_task(conn, owner.as_str(), &next, current.occurrence + 1, now)?;
+                conn.prepare_cached("UPDATE tasks SET next_task_id = ?2 WHERE id = ?1")
+                    .and_then(|mut stmt| stmt.execute(params![id, next.id]))
+                    .map_err(map_error)?;
+                task.next_task_id = Some(next.id);
+            }
+            Ok(Ok(task))
         })
         .await
     }
@@ -161,6 +256,30 @@ impl TaskStore for SqliteStore {
                 0 => Err(StoreError::NotFound),
                 _ => Ok(()),
             }
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "sqlite.tags", skip_all)]
+    async fn tags(&self, owner: &UserId) -> Result<Vec<TagCount>, StoreError> {
+        let owner = owner.clone();
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT MIN(name), COUNT(*) FROM task_tags WHERE user_id = ?1 \
+                     GROUP BY tag_key ORDER BY tag_key",
+                )
+                .map_err(map_error)?;
+            let rows = stmt
+                .query_map([owner.as_str()], |row| {
+                    Ok(TagCount {
+                        name: row.get(0)?,
+                        count: row.get(1)?,
+                    })
+                })
+                .map_err(map_error)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(map_error)
         })
         .await
     }
