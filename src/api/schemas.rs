@@ -509,21 +509,27 @@ pub struct TaskCreate {
     pub title: TitleInput,
     /// Optional; omit it or send null for none.
     pub description: Option<Description>,
+    #[oai(skip_serializing_if_is_none)]
     pub priority: Option<Priority>,
     /// Labels, 0 to 20, each trimmed to 1 to 50 characters; duplicates that differ only in case
     /// are dropped (the first spelling is kept).
+    #[oai(skip_serializing_if_is_none)]
     pub tags: Option<TagNames>,
     /// When the task is due, as an RFC 3339 date-time with any offset; returned in UTC.
     /// Exclusive with `due_date`.
+    #[oai(skip_serializing_if_is_none)]
     pub due_at: Option<Nullable<Timestamp>>,
     /// The day the task is due, with no time of day. Exclusive with `due_at`.
+    #[oai(skip_serializing_if_is_none)]
     pub due_date: Option<Nullable<DateText>>,
     /// The IANA time zone the recurrence is expanded in; null means UTC.
+    #[oai(skip_serializing_if_is_none)]
     pub time_zone: Option<Nullable<TimeZoneText>>,
     /// How the task repeats: an RFC 5545 RRULE such as `FREQ=WEEKLY;BYDAY=MO,WE`. Needs
     /// `due_at` or `due_date`; `COUNT` and `UNTIL` are honoured; rules that never occur or fire
     /// more often than once a minute are refused. Completing the task creates its next
     /// occurrence.
+    #[oai(skip_serializing_if_is_none)]
     pub recurrence: Option<Nullable<RecurrenceText>>,
 }
 
@@ -554,21 +560,27 @@ pub struct TaskReplace {
     pub description: Description,
     /// Whether the task is done.
     pub complete: bool,
+    #[oai(skip_serializing_if_is_none)]
     pub priority: Option<Priority>,
     /// Labels, 0 to 20, each trimmed to 1 to 50 characters; duplicates that differ only in case
     /// are dropped (the first spelling is kept). `[]` clears them; omit to leave them unchanged.
+    #[oai(skip_serializing_if_is_none)]
     pub tags: Option<TagNames>,
     /// When the task is due, as an RFC 3339 date-time with any offset; returned in UTC.
     /// Exclusive with `due_date`. Null clears it; omit to leave it unchanged.
+    #[oai(skip_serializing_if_is_none)]
     pub due_at: Option<Nullable<Timestamp>>,
     /// The day the task is due, with no time of day. Exclusive with `due_at`. Null clears it; omit to leave it unchanged.
+    #[oai(skip_serializing_if_is_none)]
     pub due_date: Option<Nullable<DateText>>,
     /// The IANA time zone the recurrence is expanded in; null means UTC.
+    #[oai(skip_serializing_if_is_none)]
     pub time_zone: Option<Nullable<TimeZoneText>>,
     /// How the task repeats: an RFC 5545 RRULE such as `FREQ=WEEKLY;BYDAY=MO,WE`. Needs
     /// `due_at` or `due_date`; `COUNT` and `UNTIL` are honoured; rules that never occur or fire
     /// more often than once a minute are refused. Completing the task creates its next
     /// occurrence. Null clears it; omit to leave it unchanged.
+    #[oai(skip_serializing_if_is_none)]
     pub recurrence: Option<Nullable<RecurrenceText>>,
 }
 
@@ -601,21 +613,27 @@ pub struct TaskUpdate {
     /// Whether the task is done. Cannot be null. Omit it to leave it unchanged.
     #[oai(skip_serializing_if_is_none)]
     pub complete: Option<bool>,
+    #[oai(skip_serializing_if_is_none)]
     pub priority: Option<Priority>,
     /// Labels, 0 to 20, each trimmed to 1 to 50 characters; duplicates that differ only in case
     /// are dropped (the first spelling is kept). `[]` clears them; omit to leave them unchanged.
+    #[oai(skip_serializing_if_is_none)]
     pub tags: Option<TagNames>,
     /// When the task is due, as an RFC 3339 date-time with any offset; returned in UTC.
     /// Exclusive with `due_date`. Null clears it; omit to leave it unchanged.
+    #[oai(skip_serializing_if_is_none)]
     pub due_at: Option<Nullable<Timestamp>>,
     /// The day the task is due, with no time of day. Exclusive with `due_at`. Null clears it; omit to leave it unchanged.
+    #[oai(skip_serializing_if_is_none)]
     pub due_date: Option<Nullable<DateText>>,
     /// The IANA time zone the recurrence is expanded in; null means UTC.
+    #[oai(skip_serializing_if_is_none)]
     pub time_zone: Option<Nullable<TimeZoneText>>,
     /// How the task repeats: an RFC 5545 RRULE such as `FREQ=WEEKLY;BYDAY=MO,WE`. Needs
     /// `due_at` or `due_date`; `COUNT` and `UNTIL` are honoured; rules that never occur or fire
     /// more often than once a minute are refused. Completing the task creates its next
     /// occurrence. Null clears it; omit to leave it unchanged.
+    #[oai(skip_serializing_if_is_none)]
     pub recurrence: Option<Nullable<RecurrenceText>>,
 }
 
