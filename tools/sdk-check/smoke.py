@@ -19,6 +19,7 @@ from todo_api_client.api.tasks import (
     create_task,
     delete_task,
     get_task,
+    list_tags,
     list_tasks,
     replace_task,
     toggle_task_complete,
@@ -30,6 +31,8 @@ from todo_api_client.models import (
     ErrorCode,
     Health,
     HealthStatus,
+    Priority,
+    TagList,
     Task,
     TaskCreate,
     TaskList,
@@ -183,6 +186,35 @@ def _() -> None:
 def _() -> None:
     resp = list_tasks.sync_detailed(user_id=f"{USER}-other", client=client)
     expect_error(resp, 403, ErrorCode.AUTH_FORBIDDEN)
+
+
+@step("recurring task: completing it creates the next occurrence; list_tags counts tags")
+def _() -> None:
+    created = create_task.sync(
+        user_id=USER,
+        client=client,
+        body=TaskCreate(
+            title="Water the plants",
+            priority=Priority.HIGH,
+            tags=["home", "Plants", "HOME"],
+            due_date=dt.date(2026, 4, 30),
+            recurrence="FREQ=MONTHLY",
+        ),
+    )
+    assert isinstance(created, Task)
+    assert created.priority == Priority.HIGH
+    assert created.tags == ["home", "Plants"]
+    assert created.due_date == dt.date(2026, 4, 30)
+    assert created.due_at is None
+    done = toggle_task_complete.sync(user_id=USER, task_id=created.id, client=client)
+    assert isinstance(done, Task) and done.complete is True
+    assert isinstance(done.next_occurrence_id, int)
+    following = get_task.sync(user_id=USER, task_id=done.next_occurrence_id, client=client)
+    assert isinstance(following, Task)
+    assert (following.due_date, following.complete) == (dt.date(2026, 5, 30), False)
+    tags = list_tags.sync(user_id=USER, client=client)
+    assert isinstance(tags, TagList)
+    assert [(t.name, t.count) for t in tags.tags] == [("home", 2), ("Plants", 2)]
 
 
 @step("delete_task -> 204")

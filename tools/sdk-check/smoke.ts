@@ -162,6 +162,40 @@ await step("listTasks of another user -> 403 AUTH_FORBIDDEN", async () => {
   assertError(error, "AUTH_FORBIDDEN");
 });
 
+await step("recurring task: completing it creates the next occurrence; listTags counts tags", async () => {
+  const created = await client.POST("/api/{user_id}/tasks", {
+    params: userPath,
+    body: {
+      title: "Water the plants",
+      priority: "high",
+      tags: ["home", "Plants", "HOME"],
+      due_date: "2026-04-30",
+      recurrence: "FREQ=MONTHLY",
+    },
+  });
+  assert.equal(created.response.status, 201);
+  assert.ok(created.data);
+  assert.equal(created.data.priority, "high");
+  assert.deepEqual(created.data.tags, ["home", "Plants"]);
+  assert.equal(created.data.due_date, "2026-04-30");
+  assert.equal(created.data.due_at, null);
+  const done = await client.PATCH("/api/{user_id}/tasks/{task_id}/complete", {
+    params: { path: { user_id: user, task_id: created.data.id } },
+  });
+  assert.equal(done.response.status, 200);
+  assert.equal(done.data?.complete, true);
+  const nextId = done.data?.next_occurrence_id;
+  assert.ok(typeof nextId === "number");
+  const next = await client.GET("/api/{user_id}/tasks/{task_id}", {
+    params: { path: { user_id: user, task_id: nextId } },
+  });
+  assert.equal(next.data?.due_date, "2026-05-30");
+  assert.equal(next.data?.complete, false);
+  const tags = await client.GET("/api/{user_id}/tags", { params: userPath });
+  assert.equal(tags.response.status, 200);
+  assert.deepEqual(tags.data, { tags: [{ name: "home", count: 2 }, { name: "Plants", count: 2 }] });
+});
+
 await step("deleteTask -> 204", async () => {
   const { data, error, response } = await client.DELETE("/api/{user_id}/tasks/{task_id}", {
     params: taskPath,
