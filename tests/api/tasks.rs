@@ -21,9 +21,17 @@ fn assert_task_shape(task: &Value) {
         keys,
         [
             "complete",
+            "completed_at",
             "created_at",
             "description",
+            "due_at",
+            "due_date",
             "id",
+            "next_occurrence_id",
+            "priority",
+            "recurrence",
+            "tags",
+            "time_zone",
             "title",
             "updated_at",
             "user_id"
