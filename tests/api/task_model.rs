@@ -281,6 +281,25 @@ async fn setting_due_at_replaces_due_date_and_setting_due_date_replaces_due_at(b
             Value::Null,
             json!("2026-06-04"),
         ),
+        // null for the kind of due the task does not have clears nothing.
+        (
+            "PATCH",
+            json!({"due_at": null}),
+            Value::Null,
+            json!("2026-06-04"),
+        ),
+        (
+            "PATCH",
+            json!({"due_at": "2026-06-04T09:00:00Z"}),
+            json!("2026-06-04T09:00:00.000Z"),
+            Value::Null,
+        ),
+        (
+            "PATCH",
+            json!({"due_date": null}),
+            json!("2026-06-04T09:00:00.000Z"),
+            Value::Null,
+        ),
         // PUT
         (
             "PUT",
