@@ -263,6 +263,28 @@ impl TestApp {
             .await
             .unwrap()
     }
+
+    /// Create a task from `body` and return its JSON, asserting 201 (the body of any other
+    /// answer is in the failure message).
+    pub async fn create_task_from(&self, user: &str, body: &Value) -> Value {
+        let resp = self.create_task(user, body).await;
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        assert_eq!(status, StatusCode::CREATED, "creating {body}: {text}");
+        serde_json::from_str(&text).unwrap()
+    }
+
+    pub fn tags_path(user: &str) -> String {
+        format!("/api/{user}/tags")
+    }
+
+    /// `GET /api/{user}/tags` with a valid token for `user`.
+    pub async fn list_tags(&self, user: &str) -> Response {
+        self.authorized(reqwest::Method::GET, &Self::tags_path(user), user)
+            .send()
+            .await
+            .unwrap()
+    }
 }
 
 impl Drop for TestApp {

@@ -1,6 +1,6 @@
 //! Assertions on the contract's shared shapes: the error body (`assert_error` and the 503
-//! `DATABASE_UNAVAILABLE` built on it), JSON content types, timestamps, and the `loc`s of a
-//! validation error.
+//! `DATABASE_UNAVAILABLE` built on it), JSON content types, timestamps, the `loc`s and types of
+//! a validation error, and the fields of a task.
 
 use reqwest::{Response, StatusCode, header::HeaderMap};
 use serde_json::Value;
@@ -85,4 +85,125 @@ pub fn error_locs(body: &Value) -> Vec<String> {
                 .join(".")
         })
         .collect()
+}
+
+/// Assert `status` (showing the body when it differs) and a JSON content type; return the body.
+pub async fn assert_json(resp: Response, status: StatusCode) -> Value {
+    let actual = resp.status();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.expect("response body");
+    assert_eq!(actual, status, "status; body: {text}");
+    assert_json_content_type(&headers);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("body is JSON ({e}): {text}"))
+}
+
+/// Assert a 422 `VALIDATION_ERROR` whose errors are exactly `expected`, as (`loc` joined with
+/// dots, `type`) pairs in any order, each with a non-empty `msg`; return the body.
+pub async fn assert_validation(resp: Response, expected: &[(&str, &str)]) -> Value {
+    let (_, body) = assert_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR").await;
+    let mut actual: Vec<(String, String)> = error_locs(&body)
+        .into_iter()
+        .zip(body["errors"].as_array().unwrap())
+        .map(|(loc, e)| {
+            assert!(
+                e["msg"].as_str().is_some_and(|m| !m.is_empty()),
+                "msg of {e} in {body}"
+            );
+            (loc, e["type"].as_str().unwrap_or_default().to_owned())
+        })
+        .collect();
+    let mut expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(loc, kind)| ((*loc).to_owned(), (*kind).to_owned()))
+        .collect();
+    actual.sort();
+    expected.sort();
+    assert_eq!(actual, expected, "(loc, type) of the errors in {body}");
+    body
+}
+
+/// Every key a task has, sorted.
+pub const TASK_KEYS: [&str; 15] = [
+    "complete",
+    "completed_at",
+    "created_at",
+    "description",
+    "due_at",
+    "due_date",
+    "id",
+    "next_occurrence_id",
+    "priority",
+    "recurrence",
+    "tags",
+    "time_zone",
+    "title",
+    "updated_at",
+    "user_id",
+];
+
+/// Assert a task has exactly the contract's keys, each with a value of its type: timestamps in
+/// the contract's UTC millisecond form, `due_date` as `YYYY-MM-DD`, `priority` one of the four
+/// words, `tags` an array of strings, ids positive.
+pub fn assert_task_model(task: &Value) {
+    let mut keys: Vec<&str> = task
+        .as_object()
+        .unwrap_or_else(|| panic!("a task is an object: {task}"))
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(keys, TASK_KEYS, "task fields of {task}");
+    assert!(task["id"].as_i64().is_some_and(|id| id > 0), "id of {task}");
+    assert!(task["user_id"].is_string(), "user_id of {task}");
+    assert!(task["title"].is_string(), "title of {task}");
+    assert!(
+        task["description"].is_null() || task["description"].is_string(),
+        "description of {task}"
+    );
+    assert!(task["complete"].is_boolean(), "complete of {task}");
+    assert_timestamp(&task["created_at"]);
+    assert_timestamp(&task["updated_at"]);
+    assert!(
+        ["none", "low", "medium", "high"].contains(&task["priority"].as_str().unwrap_or("?")),
+        "priority of {task}"
+    );
+    assert!(
+        task["tags"]
+            .as_array()
+            .is_some_and(|tags| tags.iter().all(Value::is_string)),
+        "tags of {task}"
+    );
+    for key in ["due_at", "completed_at"] {
+        if !task[key].is_null() {
+            assert_timestamp(&task[key]);
+        }
+    }
+    if !task["due_date"].is_null() {
+        let date = task["due_date"].as_str().unwrap_or_default();
+        assert!(
+            date.len() == 10 && chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok(),
+            "due_date of {task}"
+        );
+    }
+    assert!(
+        task["due_at"].is_null() || task["due_date"].is_null(),
+        "at most one of due_at and due_date in {task}"
+    );
+    for key in ["time_zone", "recurrence"] {
+        assert!(
+            task[key].is_null() || task[key].as_str().is_some_and(|s| !s.is_empty()),
+            "{key} of {task}"
+        );
+    }
+    assert!(
+        task["next_occurrence_id"].is_null()
+            || task["next_occurrence_id"].as_i64().is_some_and(|id| id > 0),
+        "next_occurrence_id of {task}"
+    );
+    if task["complete"] == false {
+        assert!(
+            task["completed_at"].is_null(),
+            "an incomplete task has no completed_at: {task}"
+        );
+    }
 }

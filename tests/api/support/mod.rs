@@ -4,7 +4,8 @@
 //! - [`matrix`]: the SQLite/PostgreSQL matrix (`#[apply(every_backend)]`, `spawn_or_skip!`).
 //! - [`pg`]: `TEST_DATABASE_URL` and the PostgreSQL schema each test runs in.
 //! - [`process`]: child processes of the `todo-api` binary and the environment they start from.
-//! - [`assert`]: assertions on the contract's shared shapes (errors, content types, timestamps).
+//! - [`assert`]: assertions on the contract's shared shapes (errors, validation errors, content
+//!   types, timestamps, a task's fields).
 //! - [`keys`], [`jwks`]: Better Auth-style signing keys and tokens, and a JWKS endpoint serving them.
 //! - [`better_auth`]: the real Better Auth issuer (node) as a child process.
 //! - [`proxy`]: a TCP proxy that takes the database away and gives it back.
@@ -23,8 +24,8 @@ pub mod skip;
 
 pub use app::{TEST_SECRET, TestApp, test_settings};
 pub use assert::{
-    assert_database_unavailable, assert_error, assert_json_content_type, assert_timestamp,
-    error_locs,
+    assert_database_unavailable, assert_error, assert_json, assert_json_content_type,
+    assert_task_model, assert_timestamp, assert_validation, error_locs,
 };
 pub use matrix::Backend;
 pub(crate) use matrix::{every_backend, spawn_or_skip};

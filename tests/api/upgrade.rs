@@ -1,0 +1,528 @@
+//! Upgrades and data moves with the richer task model: a database written by the previous release
+//! (schema version 1) is upgraded in place when the server starts, keeping every task and its id
+//! counter; and `todo-api migrate-data` carries every new field, the tags and the links between
+//! occurrences from SQLite to PostgreSQL and back.
+
+use std::path::Path;
+
+use chrono::{DateTime, SecondsFormat};
+use reqwest::StatusCode;
+use rstest_reuse::apply;
+use serde_json::{Value, json};
+use todo_api::config::Settings;
+
+use crate::support::{
+    Backend, PgSchema, TestApp, app::TestDb, assert_json, assert_task_model, every_backend,
+    process::todo_api_async, test_settings,
+};
+
+/// The schema of the previous release, exactly as it created it.
+const SQLITE_SCHEMA_1: &str =
+    include_str!("../../src/store/migrations/sqlite/0001_create_tasks.sql");
+const POSTGRES_SCHEMA_1: &str =
+    include_str!("../../src/store/migrations/postgres/0001_create_tasks.sql");
+
+// ---------------------------------------------------------------------------------------------
+// A database of schema version 1
+
+/// A row as the previous release stored it.
+struct OldTask {
+    user_id: &'static str,
+    title: &'static str,
+    description: Option<&'static str>,
+    complete: bool,
+    created_at: i64,
+    updated_at: i64,
+}
+
+/// The rows of the old database, ids 1 to 4 in this order; the last is deleted before the
+/// upgrade, so the id counter stands at 4 with 3 tasks left.
+const OLD_TASKS: [OldTask; 4] = [
+    OldTask {
+        user_id: "alice",
+        title: "buy milk",
+        description: None,
+        complete: false,
+        created_at: 1_700_000_000_123,
+        updated_at: 1_700_000_000_123,
+    },
+    OldTask {
+        user_id: "alice",
+        title: "file taxes ✓",
+        description: Some("before May\nwith «receipts»"),
+        complete: true,
+        created_at: 1_700_000_100_000,
+        updated_at: 1_700_000_200_456,
+    },
+    OldTask {
+        user_id: "bob",
+        title: "bob's",
+        description: Some(""),
+        complete: false,
+        created_at: 1_700_000_300_000,
+        updated_at: 1_700_000_300_001,
+    },
+    OldTask {
+        user_id: "alice",
+        title: "deleted before the upgrade",
+        description: None,
+        complete: false,
+        created_at: 1_700_000_400_000,
+        updated_at: 1_700_000_400_000,
+    },
+];
+
+fn timestamp(ms: i64) -> String {
+    DateTime::from_timestamp_millis(ms)
+        .unwrap()
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// How the upgraded server shows the old row with this id: its old values, and the defaults of
+/// every new field.
+fn upgraded(id: i64) -> Value {
+    let old = &OLD_TASKS[(id - 1) as usize];
+    json!({
+        "id": id,
+        "user_id": old.user_id,
+        "title": old.title,
+        "description": old.description,
+        "complete": old.complete,
+        "created_at": timestamp(old.created_at),
+        "updated_at": timestamp(old.updated_at),
+        "priority": "none",
+        "tags": [],
+        "due_at": null,
+        "due_date": null,
+        "time_zone": null,
+        "recurrence": null,
+        "completed_at": null,
+        "next_occurrence_id": null,
+    })
+}
+
+/// A SQLite file at `path` as the previous release left it: its schema, `user_version` 1, and
+/// the old rows.
+fn seed_sqlite_schema_1(path: &Path) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(SQLITE_SCHEMA_1).unwrap();
+    conn.execute_batch("PRAGMA user_version = 1").unwrap();
+    for old in &OLD_TASKS {
+        conn.execute(
+            "INSERT INTO tasks (user_id, title, description, complete, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            rusqlite::params![
+                old.user_id,
+                old.title,
+                old.description,
+                old.complete,
+                old.created_at,
+                old.updated_at
+            ],
+        )
+        .unwrap();
+    }
+    conn.execute("DELETE FROM tasks WHERE id = 4", []).unwrap();
+}
+
+/// A PostgreSQL schema as the previous release left it: its schema, the migrations table with
+/// version 1, and the old rows.
+async fn seed_postgres_schema_1(schema: &PgSchema) {
+    let client = schema.connect().await;
+    client.batch_execute(POSTGRES_SCHEMA_1).await.unwrap();
+    client
+        .batch_execute(
+            "CREATE TABLE todo_schema_migrations (\
+               version     INTEGER     PRIMARY KEY, \
+               description TEXT        NOT NULL, \
+               applied_at  TIMESTAMPTZ NOT NULL DEFAULT now()); \
+             INSERT INTO todo_schema_migrations (version, description) VALUES (1, 'create tasks')",
+        )
+        .await
+        .unwrap();
+    for old in &OLD_TASKS {
+        client
+            .execute(
+                "INSERT INTO tasks (user_id, title, description, complete, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    &old.user_id,
+                    &old.title,
+                    &old.description,
+                    &old.complete,
+                    &old.created_at,
+                    &old.updated_at,
+                ],
+            )
+            .await
+            .unwrap();
+    }
+    client
+        .execute("DELETE FROM tasks WHERE id = 4", &[])
+        .await
+        .unwrap();
+}
+
+/// Settings and storage for a server on a schema-1 database of `backend`; `None` when the
+/// backend is not available here.
+async fn schema_1_database(backend: Backend) -> Option<(Settings, TestDb)> {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("todo.db");
+            seed_sqlite_schema_1(&path);
+            Some((
+                test_settings(path.display().to_string()),
+                TestDb::Sqlite(dir),
+            ))
+        }
+        Backend::Postgres => {
+            let schema = PgSchema::create().await?;
+            seed_postgres_schema_1(&schema).await;
+            Some((test_settings(schema.url.clone()), TestDb::Postgres(schema)))
+        }
+    }
+}
+
+/// The schema version recorded in the database behind `app`.
+async fn schema_version(app: &TestApp) -> i64 {
+    match app.backend {
+        Backend::Sqlite => rusqlite::Connection::open(app.sqlite_path())
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap(),
+        Backend::Postgres => {
+            let client = app.pg_schema().connect().await;
+            let rows = client
+                .query(
+                    "SELECT version, description FROM todo_schema_migrations ORDER BY version",
+                    &[],
+                )
+                .await
+                .unwrap();
+            let versions: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
+            assert_eq!(
+                versions,
+                (1..=versions.len() as i32).collect::<Vec<_>>(),
+                "one row per version, none skipped"
+            );
+            assert_eq!(rows[0].get::<_, String>(1), "create tasks");
+            versions.len() as i64
+        }
+    }
+}
+
+async fn list(app: &TestApp, user: &str) -> Value {
+    assert_json(app.list_tasks(user).await, StatusCode::OK).await
+}
+
+async fn tags(app: &TestApp, user: &str) -> Value {
+    assert_json(app.list_tags(user).await, StatusCode::OK).await
+}
+
+#[apply(every_backend)]
+#[tokio::test]
+async fn a_database_of_schema_version_1_is_upgraded_in_place_and_keeps_every_task(
+    backend: Backend,
+) {
+    let Some((settings, db)) = schema_1_database(backend).await else {
+        return;
+    };
+
+    let mut app = TestApp::start(settings, backend, Some(db)).await;
+
+    // Every old task reads back with its old values and the defaults of the new fields.
+    for id in 1..=3 {
+        let task = assert_json(
+            app.get_task(OLD_TASKS[(id - 1) as usize].user_id, id).await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_task_model(&task);
+        assert_eq!(task, upgraded(id), "old task {id}");
+    }
+    assert_eq!(
+        list(&app, "alice").await,
+        json!({"tasks": [upgraded(1), upgraded(2)], "count": 2})
+    );
+    assert_eq!(
+        list(&app, "bob").await,
+        json!({"tasks": [upgraded(3)], "count": 1})
+    );
+    assert_eq!(tags(&app, "alice").await, json!({"tags": []}));
+    let version = schema_version(&app).await;
+    assert!(
+        version > 1,
+        "the schema was upgraded (now version {version})"
+    );
+
+    // The old tasks take the new fields.
+    let patched = assert_json(
+        app.update_task(
+            "alice",
+            1,
+            &json!({
+                "priority": "high",
+                "tags": ["Old", "new"],
+                "due_at": "2026-03-10T09:00:00+01:00",
+                "time_zone": "Europe/Berlin",
+                "recurrence": "FREQ=DAILY",
+            }),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let mut expected = upgraded(1);
+    for (key, value) in [
+        ("priority", json!("high")),
+        ("tags", json!(["Old", "new"])),
+        ("due_at", json!("2026-03-10T08:00:00.000Z")),
+        ("time_zone", json!("Europe/Berlin")),
+        ("recurrence", json!("FREQ=DAILY")),
+    ] {
+        expected[key] = value;
+    }
+    expected["updated_at"] = patched["updated_at"].clone();
+    assert_eq!(patched, expected);
+    assert!(patched["updated_at"].as_str().unwrap() > timestamp(OLD_TASKS[0].updated_at).as_str());
+
+    let replaced = assert_json(
+        app.replace_task(
+            "alice",
+            2,
+            &json!({
+                "title": "file taxes ✓",
+                "description": "before May",
+                "complete": true,
+                "priority": "low",
+                "tags": ["OLD"],
+                "due_date": "2026-05-31",
+            }),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_task_model(&replaced);
+    assert_eq!(replaced["priority"], "low");
+    assert_eq!(replaced["tags"], json!(["OLD"]));
+    assert_eq!(replaced["due_date"], "2026-05-31");
+    assert_eq!(replaced["created_at"], upgraded(2)["created_at"]);
+    assert_eq!(
+        tags_of(&app, "alice").await,
+        [("new".to_owned(), 1), ("old".to_owned(), 2)]
+    );
+
+    // Completing the now recurring old task creates its next occurrence, with an id after the
+    // highest one the old database ever handed out.
+    let done = assert_json(app.toggle_task("alice", 1).await, StatusCode::OK).await;
+    assert_eq!(done["complete"], true);
+    assert_eq!(
+        done["next_occurrence_id"], 5,
+        "ids are never reused: {done}"
+    );
+    let next = assert_json(app.get_task("alice", 5).await, StatusCode::OK).await;
+    assert_eq!(next["due_at"], "2026-03-11T08:00:00.000Z");
+    assert_eq!(next["tags"], json!(["Old", "new"]));
+
+    // A restart on the upgraded database upgrades nothing again and loses nothing.
+    let before = list(&app, "alice").await;
+    app.stop().await;
+    let again = TestApp::start(app.settings.clone(), backend, app.db.take()).await;
+    assert_eq!(list(&again, "alice").await, before);
+    assert_eq!(list(&again, "bob").await["tasks"], json!([upgraded(3)]));
+    assert_eq!(schema_version(&again).await, version);
+}
+
+/// The user's tags as (lowercase name, count).
+async fn tags_of(app: &TestApp, user: &str) -> Vec<(String, i64)> {
+    tags(app, user).await["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap().to_lowercase(),
+                t["count"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Moving data between backends
+
+async fn migrate_data(from: &str, to: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = todo_api_async(dir.path())
+        .args(["migrate-data", "--from", from, "--to", to])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "migrate-data {from} -> {to}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Everything a client can read about `users`: their task lists and their tags.
+async fn snapshot(app: &TestApp, users: &[&str]) -> Value {
+    let mut out = serde_json::Map::new();
+    for user in users {
+        out.insert(
+            (*user).to_owned(),
+            json!({"tasks": list(app, user).await, "tags": tags(app, user).await}),
+        );
+    }
+    Value::Object(out)
+}
+
+/// Reopen and complete a task, returning the completed task.
+async fn reopen_and_complete(app: &TestApp, id: &Value) -> Value {
+    let reopened = assert_json(
+        app.update_task("alice", id, &json!({"complete": false}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(reopened["complete"], false);
+    assert_json(app.toggle_task("alice", id).await, StatusCode::OK).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_data_carries_every_new_field_the_tags_and_the_occurrence_links_to_postgres_and_back()
+ {
+    let Some(schema) = PgSchema::create().await else {
+        return;
+    };
+    let mut source = TestApp::spawn(Backend::Sqlite)
+        .await
+        .expect("SQLite is always available");
+
+    // Tasks with every new field, two series with a completed occurrence each, completed and
+    // plain tasks, another user's, and a deleted highest id.
+    let weekly = source
+        .create_task_from(
+            "alice",
+            &json!({
+                "title": "gym",
+                "description": "legs",
+                "priority": "high",
+                "tags": ["Health", "routine"],
+                "due_at": "2026-05-04T09:00:00+02:00",
+                "time_zone": "Europe/Berlin",
+                "recurrence": "FREQ=WEEKLY;BYDAY=MO,WE",
+            }),
+        )
+        .await;
+    let weekly_done = assert_json(
+        source.toggle_task("alice", &weekly["id"]).await,
+        StatusCode::OK,
+    )
+    .await;
+    let weekly_next = weekly_done["next_occurrence_id"].clone();
+    assert!(weekly_next.is_i64(), "{weekly_done}");
+
+    let rent = source
+        .create_task_from(
+            "alice",
+            &json!({
+                "title": "rent",
+                "priority": "medium",
+                "tags": ["money"],
+                "due_date": "2026-04-30",
+                "time_zone": "America/New_York",
+                "recurrence": "FREQ=MONTHLY;COUNT=2",
+            }),
+        )
+        .await;
+    let rent_done = assert_json(
+        source
+            .update_task("alice", &rent["id"], &json!({"complete": true}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let rent_second = rent_done["next_occurrence_id"].clone();
+    assert!(rent_second.is_i64(), "{rent_done}");
+
+    let finished = source
+        .create_task_from(
+            "alice",
+            &json!({"title": "finished", "tags": ["ROUTINE"], "priority": "low"}),
+        )
+        .await;
+    source.toggle_task("alice", &finished["id"]).await;
+    source.create_task_ok("alice", "plain").await;
+    source
+        .create_task_from(
+            "bob",
+            &json!({"title": "bob's", "tags": ["money", "bob"], "due_at": "2026-01-01T00:00:00Z"}),
+        )
+        .await;
+    let doomed = source.create_task_ok("alice", "deleted").await;
+    assert_eq!(
+        source.delete_task("alice", &doomed["id"]).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let high_water = doomed["id"].as_i64().unwrap();
+
+    let users = ["alice", "bob"];
+    let before = snapshot(&source, &users).await;
+    assert_eq!(before["alice"]["tasks"]["count"], 6);
+    source.stop().await;
+    let source_url = format!("sqlite://{}", source.sqlite_path().display());
+
+    // SQLite -> PostgreSQL.
+    migrate_data(&source_url, &schema.url).await;
+    let on_postgres =
+        TestApp::start(test_settings(schema.url.clone()), Backend::Postgres, None).await;
+    assert_eq!(
+        snapshot(&on_postgres, &users).await,
+        before,
+        "on PostgreSQL"
+    );
+
+    // PostgreSQL -> a new SQLite file.
+    let dir = tempfile::tempdir().unwrap();
+    let back = dir.path().join("back.db");
+    migrate_data(&schema.url, &format!("sqlite://{}", back.display())).await;
+    let on_sqlite = TestApp::start(
+        test_settings(back.display().to_string()),
+        Backend::Sqlite,
+        None,
+    )
+    .await;
+    assert_eq!(snapshot(&on_sqlite, &users).await, before, "back on SQLite");
+
+    // The links and the series' positions came along: on each copy, completing the weekly
+    // task again creates nothing new, completing the last rent of its COUNT=2 series creates
+    // none, and completing the next gym session creates one with an id after the old highest.
+    for (name, app) in [("PostgreSQL", &on_postgres), ("SQLite", &on_sqlite)] {
+        let again = reopen_and_complete(app, &weekly["id"]).await;
+        assert_eq!(again["next_occurrence_id"], weekly_next, "{name}");
+
+        let last_rent =
+            assert_json(app.toggle_task("alice", &rent_second).await, StatusCode::OK).await;
+        assert_eq!(last_rent["complete"], true, "{name}");
+        assert_eq!(
+            last_rent["next_occurrence_id"],
+            Value::Null,
+            "{name}: {last_rent}"
+        );
+
+        let session =
+            assert_json(app.toggle_task("alice", &weekly_next).await, StatusCode::OK).await;
+        assert_eq!(
+            session["next_occurrence_id"],
+            high_water + 1,
+            "{name}: ids continue after the old highest: {session}"
+        );
+        let third = assert_json(app.get_task("alice", high_water + 1).await, StatusCode::OK).await;
+        assert_eq!(third["due_at"], "2026-05-11T07:00:00.000Z", "{name}");
+        assert_eq!(third["tags"], json!(["Health", "routine"]), "{name}");
+        assert_eq!(list(app, "alice").await["count"], 7, "{name}");
+    }
+}
