@@ -71,7 +71,8 @@ impl TaskChanges {
             && !self.changes_schedule()
     }
 
-    fn changes_schedule(&self) -> bool {
+    /// Whether the change touches the due, the time zone or the recurrence.
+    pub fn changes_schedule(&self) -> bool {
         self.due_at.is_some()
             || self.due_date.is_some()
             || self.time_zone.is_some()

@@ -109,11 +109,32 @@ impl<S: TaskStore> TaskService<S> {
         id: TaskId,
         changes: TaskChanges,
     ) -> Result<Task, TaskError> {
+        if changes.changes_schedule() {
+            self.check_schedule(owner, id, changes.clone()).await?;
+        }
         self.change(owner, id, move |task| {
             let edit = TaskEdit::of(task).with(changes)?;
             Ok(edit.into_write(task, now_ms()))
         })
         .await
+    }
+
+    /// Check a change of due, zone or recurrence against the task as it is now, on the blocking
+    /// pool: expanding an odd rule can take a while, and a rejection is better found here than
+    /// inside the write transaction (where the SQLite writer would wait for it). The check is
+    /// repeated in the transaction against the state it then reads; for a rule that passed here
+    /// that is quick.
+    async fn check_schedule(
+        &self,
+        owner: &UserId,
+        id: TaskId,
+        changes: TaskChanges,
+    ) -> Result<(), TaskError> {
+        let current = self.store.get(owner, id).await?;
+        tokio::task::spawn_blocking(move || TaskEdit::of(&current).with(changes).map(drop))
+            .await
+            .map_err(|e| StoreError::Internal(Box::new(e)))??;
+        Ok(())
     }
 
     /// Read, decide and write one task in one store transaction.
