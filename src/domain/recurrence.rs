@@ -59,6 +59,17 @@ impl Recurrence {
     /// - `recurrence_never_occurs`: no date matches the rule whatever the start (for example
     ///   `FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30`), or `COUNT=0`.
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        Self::parse_checked(raw, true)
+    }
+
+    /// Reads back a rule this service stored (its canonical form, which `parse` accepted when it
+    /// was stored), without searching again for whether it can ever occur: that search is the
+    /// expensive part of `parse`, and it runs where a change is written.
+    pub fn from_stored(raw: &str) -> Result<Self, DomainError> {
+        Self::parse_checked(raw, false)
+    }
+
+    fn parse_checked(raw: &str, check_occurs: bool) -> Result<Self, DomainError> {
         let chars = raw.chars().count();
         if chars > RECURRENCE_MAX_CHARS {
             return Err(DomainError::new(
@@ -146,7 +157,9 @@ impl Recurrence {
                 .expect("a valid fixed date")
                 .and_time(NaiveTime::MIN),
         );
-        if first_instance(&pattern.clone().interval(1), probe_start, |_| true).is_none() {
+        if check_occurs
+            && first_instance(&pattern.clone().interval(1), probe_start, |_| true).is_none()
+        {
             return Err(DomainError::new(
                 "recurrence_never_occurs",
                 "recurrence can never occur: no date matches it",

@@ -175,7 +175,11 @@ impl TaskEdit {
             };
             let recurrence = match changes.recurrence {
                 Some(rule) => rule,
-                None => stored(self.recurrence.as_deref(), "recurrence", Recurrence::parse)?,
+                None => stored(
+                    self.recurrence.as_deref(),
+                    "recurrence",
+                    Recurrence::from_stored,
+                )?,
             };
             let (due, time_zone, recurrence) =
                 Schedule::new(due, time_zone, recurrence)?.into_parts();
@@ -226,9 +230,18 @@ impl TaskEdit {
 
     /// The next occurrence of this (recurring) task once its `occurrence`-th is completed.
     fn next_occurrence(&self, occurrence: u32) -> Option<TaskEdit> {
-        let rule = Recurrence::parse(self.recurrence.as_deref()?).ok()?;
+        let stored_rule = self.recurrence.as_deref()?;
+        // Stored values were valid when stored; one that no longer reads (a zone removed from
+        // the tz database) ends the series, loudly.
+        let rule = Recurrence::from_stored(stored_rule)
+            .inspect_err(|e| tracing::error!(rule = stored_rule, error = %e, "stored recurrence no longer parses: no next occurrence"))
+            .ok()?;
         let time_zone = match self.time_zone.as_deref() {
-            Some(zone) => Some(TimeZoneName::parse(zone).ok()?),
+            Some(zone) => Some(
+                TimeZoneName::parse(zone)
+                    .inspect_err(|e| tracing::error!(zone, error = %e, "stored time zone no longer parses: no next occurrence"))
+                    .ok()?,
+            ),
             None => None,
         };
         let due =

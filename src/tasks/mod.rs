@@ -122,8 +122,9 @@ impl<S: TaskStore> TaskService<S> {
     /// Check a change of due, zone or recurrence against the task as it is now, on the blocking
     /// pool: expanding an odd rule can take a while, and a rejection is better found here than
     /// inside the write transaction (where the SQLite writer would wait for it). The check is
-    /// repeated in the transaction against the state it then reads; for a rule that passed here
-    /// that is quick.
+    /// repeated in the transaction against the state it then reads (the task may have changed
+    /// in between); stored rules are read back without their "can it ever occur" search, so what
+    /// remains there is finding the rule's next instance, quick for every ordinary rule.
     async fn check_schedule(
         &self,
         owner: &UserId,

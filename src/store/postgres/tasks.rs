@@ -212,7 +212,8 @@ impl TaskStore for PgStore {
                            complete = $5::boolean, updated_at = GREATEST({NOW_MS}, updated_at + 1), \
                            priority = $6::smallint, tags = $7::text, due_at = $8::bigint, \
                            due_date = $9::text, time_zone = $10::text, recurrence = $11::text, \
-                           completed_at = $12::bigint \
+                           completed_at = CASE WHEN NOT $5::boolean THEN NULL \
+                             WHEN complete THEN completed_at ELSE {NOW_MS} END \
                          WHERE id = $1 AND user_id = $2 RETURNING {TASK_COLUMNS}"
                     ))
                     .await?;
@@ -231,7 +232,6 @@ impl TaskStore for PgStore {
                             &columns.due_date,
                             &edit.time_zone,
                             &edit.recurrence,
-                            &edit.completed_at_ms,
                         ],
                     )
                     .await?;
@@ -286,7 +286,7 @@ impl TaskStore for PgStore {
             .within_deadline(async {
                 let stmt = client
                     .prepare_cached(
-                        "SELECT MIN(name), COUNT(*) FROM task_tags WHERE user_id = $1 \
+                        "SELECT MIN(name COLLATE \"C\"), COUNT(*) FROM task_tags WHERE user_id = $1 \
                          GROUP BY tag_key ORDER BY tag_key COLLATE \"C\"",
                     )
                     .await?;
