@@ -41,7 +41,12 @@ impl TaskRow {
             .ok()
             .and_then(Priority::from_rank)
             .ok_or_else(|| corrupt("priority"))?;
-        let tags: Vec<String> = serde_json::from_str(&self.tags).map_err(|_| corrupt("tags"))?;
+        // Most tasks have no tags: skip the JSON parser (and its allocation) for them.
+        let tags: Vec<String> = if self.tags == "[]" {
+            Vec::new()
+        } else {
+            serde_json::from_str(&self.tags).map_err(|_| corrupt("tags"))?
+        };
         let due = match (self.due_at, &self.due_date) {
             (Some(ms), _) => Some(Due::At(ms)),
             (None, Some(date)) => Some(Due::Date(
@@ -90,7 +95,11 @@ impl EditColumns {
     fn from_parts(priority: Priority, tags: &[String], due: Option<&Due>) -> Self {
         Self {
             priority: i16::from(priority.rank()),
-            tags: serde_json::to_string(tags).unwrap_or_else(|_| "[]".into()),
+            tags: if tags.is_empty() {
+                "[]".to_owned()
+            } else {
+                serde_json::to_string(tags).unwrap_or_else(|_| "[]".into())
+            },
             due_at: due.and_then(Due::at_ms),
             due_date: due.and_then(Due::date).map(format_date),
         }
