@@ -8,7 +8,7 @@ use std::sync::Arc;
 use poem::{
     Body, Endpoint, IntoResponse, Request, Response,
     error::ReadBodyError,
-    http::{HeaderValue, header},
+    http::{HeaderValue, Method, header},
 };
 use serde_json::Value;
 
@@ -156,6 +156,20 @@ fn authority(req: &Request) -> Option<&str> {
         .or_else(|| req.uri().authority().map(|a| a.as_str()))
 }
 
+/// Why a request does not reach rmcp: an error in the API's shape (HTTP-level refusals), or a
+/// JSON-RPC error (a body that is not a JSON-RPC message).
+enum Refusal {
+    Error(ApiError),
+    /// A JSON-RPC error code and message, answered with HTTP 400.
+    JsonRpc(i64, String),
+}
+
+impl From<ApiError> for Refusal {
+    fn from(error: ApiError) -> Self {
+        Self::Error(error)
+    }
+}
+
 /// The rmcp service wrapped in the checks above.
 pub struct McpHttp<E> {
     pub inner: E,
@@ -169,7 +183,8 @@ impl<E: Endpoint> Endpoint for McpHttp<E> {
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
         let mut resp = match self.admit(&mut req).await {
             Ok(()) => self.inner.call(req).await?.into_response(),
-            Err(error) => error.into_response(),
+            Err(Refusal::Error(error)) => error.into_response(),
+            Err(Refusal::JsonRpc(code, message)) => jsonrpc_error(code, &message),
         };
         resp.set_data(LoggedRoute("/mcp"));
         Ok(resp)
@@ -179,7 +194,7 @@ impl<E: Endpoint> Endpoint for McpHttp<E> {
 impl<E> McpHttp<E> {
     /// Everything a request must pass before rmcp sees it; on success the caller is in the
     /// request's extensions and the body has been read (within the limit) and put back.
-    async fn admit(&self, req: &mut Request) -> Result<(), ApiError> {
+    async fn admit(&self, req: &mut Request) -> Result<(), Refusal> {
         self.policy.check_origin_and_host(req)?;
         let user = self.authenticate(req).await?;
         let span = tracing::Span::current();
@@ -192,7 +207,7 @@ impl<E> McpHttp<E> {
             .and_then(|v| v.parse::<usize>().ok())
             .is_some_and(|len| len > limit)
         {
-            return Err(ApiError::payload_too_large(limit));
+            return Err(ApiError::payload_too_large(limit).into());
         }
         let bytes = req
             .take_body()
@@ -202,12 +217,14 @@ impl<E> McpHttp<E> {
                 ReadBodyError::PayloadTooLarge => ApiError::payload_too_large(limit),
                 _ => ApiError::bad_request("request body could not be read"),
             })?;
-        let (method, tool) = jsonrpc_summary(&bytes);
-        if let Some(method) = &method {
-            span.record("mcp_method", method.as_str());
-        }
-        if let Some(tool) = &tool {
-            span.record("mcp_tool", tool.as_str());
+        if req.method() == Method::POST {
+            let summary = inspect(&bytes)?;
+            if let Some(method) = &summary.method {
+                span.record("mcp_method", method.as_str());
+            }
+            if let Some(tool) = &summary.tool {
+                span.record("mcp_tool", tool.as_str());
+            }
         }
         req.set_body(Body::from(bytes));
         Ok(())
@@ -243,37 +260,59 @@ impl<E> McpHttp<E> {
     }
 }
 
-/// The JSON-RPC method and, for `tools/call`, the tool name, for the request log. A batch is
-/// `batch`; a body that is not JSON-RPC logs neither (rmcp answers it with a parse error).
-fn jsonrpc_summary(bytes: &[u8]) -> (Option<String>, Option<String>) {
-    #[derive(serde::Deserialize)]
-    struct Message {
-        method: Option<String>,
-        params: Option<Params>,
+/// What the request log records of a JSON-RPC message: its method and, for `tools/call`, the
+/// tool's name.
+#[derive(Debug, Default)]
+struct Summary {
+    method: Option<String>,
+    tool: Option<String>,
+}
+
+/// Check that `bytes` is one JSON-RPC 2.0 message and summarise it. rmcp would answer a body that
+/// is not with a plain-text 400; this answers with the JSON-RPC error a client expects:
+/// `-32700` (parse error) for malformed JSON, `-32600` (invalid request) for JSON that is not a
+/// JSON-RPC message (batches included: the transport's current revision has none).
+fn inspect(bytes: &[u8]) -> Result<Summary, Refusal> {
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| Refusal::JsonRpc(-32700, format!("Parse error: {e}")))?;
+    let Value::Object(message) = value else {
+        return Err(Refusal::JsonRpc(
+            -32600,
+            "Invalid Request: send one JSON-RPC 2.0 object (batches are not supported)".into(),
+        ));
+    };
+    let is_message = message.get("jsonrpc").and_then(Value::as_str) == Some("2.0")
+        && (message.get("method").is_some_and(Value::is_string)
+            || message.contains_key("result")
+            || message.contains_key("error"));
+    if !is_message {
+        return Err(Refusal::JsonRpc(
+            -32600,
+            "Invalid Request: not a JSON-RPC 2.0 message".into(),
+        ));
     }
-    #[derive(serde::Deserialize)]
-    struct Params {
-        name: Option<Value>,
-    }
-    if bytes.first() == Some(&b'[') {
-        return (Some("batch".into()), None);
-    }
-    match serde_json::from_slice::<Message>(bytes) {
-        Ok(message) => {
-            let tool = message
-                .params
-                .and_then(|p| p.name)
-                .and_then(|n| n.as_str().map(|s| s.chars().take(64).collect()));
-            let method = message.method.map(|m| m.chars().take(64).collect());
-            let tool = if method.as_deref() == Some("tools/call") {
-                tool
-            } else {
-                None
-            };
-            (method, tool)
-        }
-        Err(_) => (None, None),
-    }
+    let short = |v: &Value| v.as_str().map(|s| s.chars().take(64).collect::<String>());
+    let method = message.get("method").and_then(short);
+    let tool = match method.as_deref() {
+        Some("tools/call") => message
+            .get("params")
+            .and_then(|p| p.get("name"))
+            .and_then(short),
+        _ => None,
+    };
+    Ok(Summary { method, tool })
+}
+
+fn jsonrpc_error(code: i64, message: &str) -> Response {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {"code": code, "message": message},
+    });
+    Response::builder()
+        .status(poem::http::StatusCode::BAD_REQUEST)
+        .content_type("application/json")
+        .body(body.to_string())
 }
 
 /// `GET /.well-known/oauth-protected-resource[/mcp]`.
