@@ -58,6 +58,9 @@ mod tests {
     fn rmcp_is_quiet_unless_the_filter_names_it() {
         assert_eq!(with_quiet_dependencies("info"), "info,rmcp=warn");
         assert_eq!(with_quiet_dependencies(""), "rmcp=warn");
-        assert_eq!(with_quiet_dependencies("rmcp=debug,info"), "rmcp=debug,info");
+        assert_eq!(
+            with_quiet_dependencies("rmcp=debug,info"),
+            "rmcp=debug,info"
+        );
     }
 }

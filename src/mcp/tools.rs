@@ -356,40 +356,22 @@ fn task_error(e: TaskError) -> ApiError {
 }
 
 /// A tool's outcome as its result: refusals and failures become `isError` results carrying the
-/// REST error body, so nothing reaches the client as a protocol error or a 500.
+/// REST error body (`error_code`, `detail`, `timestamp` and, for `VALIDATION_ERROR`, `errors`)
+/// as JSON text, so nothing reaches the client as a protocol error or a 500.
+///
+/// The body is in `content`, not `structuredContent`: clients check `structuredContent` against
+/// the tool's `outputSchema` even on errors (the official TypeScript SDK rejects the whole result
+/// otherwise), and an error body is not a task.
 async fn respond(
     outcome: impl Future<Output = Result<CallToolResult, ApiError>>,
 ) -> CallToolResult {
-    let error = match outcome.await {
-        Ok(result) => return result,
-        Err(error) => error,
-    };
-    let value = serde_json::to_value(error.body()).unwrap_or_else(|_| json!({}));
-    let mut text = format!(
-        "{}: {}",
-        value["error_code"].as_str().unwrap_or("ERROR"),
-        value["detail"].as_str().unwrap_or_default()
-    );
-    if let Some(errors) = value["errors"].as_array() {
-        let fields: Vec<String> = errors
-            .iter()
-            .map(|e| {
-                let loc: Vec<&str> = e["loc"]
-                    .as_array()
-                    .map(|l| l.iter().filter_map(Value::as_str).collect())
-                    .unwrap_or_default();
-                format!(
-                    "{}: {}",
-                    loc.join("."),
-                    e["msg"].as_str().unwrap_or_default()
-                )
-            })
-            .collect();
-        text.push_str(&format!("\nFix: {}", fields.join("; ")));
+    match outcome.await {
+        Ok(result) => result,
+        Err(error) => {
+            let text = serde_json::to_string(error.body()).unwrap_or_default();
+            CallToolResult::error(vec![ContentBlock::text(text)])
+        }
     }
-    let mut result = CallToolResult::error(vec![ContentBlock::text(text)]);
-    result.structured_content = Some(value);
-    result
 }
 
 fn structured(text: String, value: Value) -> CallToolResult {

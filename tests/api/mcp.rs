@@ -83,14 +83,17 @@ impl<'a> Mcp<'a> {
         result["structuredContent"].clone()
     }
 
-    /// A failed call's error body, after checking it is the REST error shape with `code`.
+    /// A failed call's error body (the JSON text of its content), after checking it is the REST
+    /// error shape with `code`.
     async fn err(&self, tool: &str, arguments: Value, code: &str) -> Value {
         let result = self.call(tool, arguments.clone()).await;
         assert_eq!(
             result["isError"], true,
             "{tool}({arguments}) should fail: {result}"
         );
-        let body = result["structuredContent"].clone();
+        assert!(result.get("structuredContent").is_none(), "{result}");
+        let text = result["content"][0]["text"].as_str().unwrap();
+        let body: Value = serde_json::from_str(text).expect("the error body as JSON text");
         assert_eq!(body["error_code"], code, "{tool}({arguments}): {body}");
         assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
         assert!(body["timestamp"].is_string());
@@ -634,4 +637,74 @@ async fn protocol_errors_are_json_rpc_errors_never_500s(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(delete.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
+
+/// Why the official TypeScript SDK client cannot run here, if it cannot.
+fn typescript_sdk_missing() -> Option<String> {
+    let node = std::process::Command::new("node")
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    if !node.is_ok_and(|s| s.success()) {
+        return Some("`node` is not installed".into());
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("interop");
+    if !dir.join("node_modules/@modelcontextprotocol/sdk").is_dir() {
+        return Some(
+            "interop/node_modules has no @modelcontextprotocol/sdk (run `npm ci --prefix interop`)"
+                .into(),
+        );
+    }
+    None
+}
+
+/// The official MCP TypeScript SDK (`interop/mcp-client.mjs`, pinned in interop's lock file)
+/// connects over Streamable HTTP with a bearer token, lists the tools, adds, lists, completes and
+/// deletes a task; it checks every `structuredContent` against the tool's `outputSchema`.
+#[apply(every_backend)]
+#[tokio::test]
+async fn the_official_typescript_sdk_drives_the_tools(backend: Backend) {
+    static SKIPPED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    if let Some(reason) = typescript_sdk_missing() {
+        crate::support::skip::announce_once(
+            &SKIPPED,
+            &format!("SKIPPED: the MCP TypeScript SDK interop test (tests/api/mcp.rs): {reason}."),
+        );
+        return;
+    }
+    let app = spawn_or_skip!(backend);
+    let output = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        tokio::process::Command::new("node")
+            .arg("mcp-client.mjs")
+            .arg(&app.address)
+            .arg(app.token("alice"))
+            .current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("interop"))
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the client finishes within a minute")
+    .expect("node runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the SDK client failed: {stderr}");
+    let seen: Value = serde_json::from_slice(&output.stdout).expect("one JSON line");
+    assert_eq!(seen["server"]["name"], "todo-api");
+    assert_eq!(seen["tools"], json!(TOOLS));
+    assert_eq!(seen["output_schemas"], true);
+    let id = seen["added_id"].as_i64().unwrap();
+    assert_eq!(seen["listed_ids"], json!([id]));
+    assert_eq!(seen["completed"], true);
+    assert!(seen["next_occurrence_id"].is_i64(), "{seen}");
+    assert_eq!(seen["deleted"], json!({"deleted": true, "task_id": id}));
+    assert_eq!(seen["invalid"]["isError"], true);
+    assert_eq!(seen["invalid"]["body"]["error_code"], "VALIDATION_ERROR");
+    assert_eq!(
+        seen["invalid"]["body"]["errors"][0]["loc"],
+        json!(["arguments", "title"])
+    );
+    // Everything the SDK did went through the same use cases: REST sees the same state.
+    let rest: Value = app.list_tasks("alice").await.json().await.unwrap();
+    assert_eq!(rest["count"], 1, "only the next occurrence is left: {rest}");
 }
