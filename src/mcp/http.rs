@@ -341,3 +341,83 @@ impl Endpoint for MetadataEndpoint {
         Ok(resp)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(allowed_hosts: &[&str], public_url: Option<&str>) -> RequestPolicy {
+        let mcp = McpSettings {
+            allowed_hosts: allowed_hosts.iter().map(|h| (*h).to_owned()).collect(),
+            public_url: public_url.map(str::to_owned),
+        };
+        RequestPolicy::new(&mcp, &["http://localhost:3000".into()], 1024, None)
+    }
+
+    #[test]
+    fn loopback_hosts_are_allowed_with_or_without_a_port() {
+        let p = policy(&[], None);
+        for host in [
+            "localhost",
+            "localhost:8000",
+            "127.0.0.1:8000",
+            "[::1]:8000",
+            "::1",
+            "LOCALHOST",
+        ] {
+            assert!(p.host_allowed(host), "{host}");
+        }
+        for host in [
+            "evil.example",
+            "localhost.evil.example",
+            "127.0.0.2:8000",
+            "",
+        ] {
+            assert!(!p.host_allowed(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn configured_hosts_and_the_public_url_host_are_allowed() {
+        let p = policy(
+            &["todo.internal", "api.example.com:8443"],
+            Some("https://todo.example.com/"),
+        );
+        assert!(p.host_allowed("todo.internal:8000"));
+        assert!(p.host_allowed("api.example.com:8443"));
+        assert!(!p.host_allowed("api.example.com:9000"));
+        assert!(p.host_allowed("todo.example.com"));
+        assert!(p.origin_allowed("https://todo.example.com"));
+        assert!(p.origin_allowed("http://localhost:3000/"));
+        assert!(!p.origin_allowed("http://localhost:3001"));
+        assert!(policy(&["*"], None).host_allowed("anything.example"));
+    }
+
+    #[test]
+    fn only_json_rpc_messages_pass_inspection() {
+        let summary = inspect(
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add_task"}}"#,
+        )
+        .ok()
+        .unwrap();
+        assert_eq!(summary.method.as_deref(), Some("tools/call"));
+        assert_eq!(summary.tool.as_deref(), Some("add_task"));
+        let summary =
+            inspect(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"name":"x"}}"#)
+                .ok()
+                .unwrap();
+        assert_eq!(summary.tool, None);
+        for (body, code) in [
+            (&b"{nope"[..], -32700),
+            (&b""[..], -32700),
+            (&b"[]"[..], -32600),
+            (&br#"{"id":1,"method":"x"}"#[..], -32600),
+            (&br#"{"jsonrpc":"2.0","id":1}"#[..], -32600),
+        ] {
+            match inspect(body) {
+                Err(Refusal::JsonRpc(c, _)) => assert_eq!(c, code, "{body:?}"),
+                _ => panic!("{body:?} should be refused"),
+            }
+        }
+    }
+}
