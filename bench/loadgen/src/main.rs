@@ -44,8 +44,8 @@ usage: todo-api-loadgen --addr 127.0.0.1:PORT --tokens FILE --writer-tokens FILE
   --duration SECS        measured time per scenario (10)
   --warmup SECS          unmeasured time before each scenario (1)
   --threads N            load generator's runtime threads (1)
-  --scenarios LIST       comma-separated, in order (ceiling,health,get,list,patch,create,mix,ceiling;
-                         also mcp-list and mcp-create: tools/call list_tasks and add_task on /mcp);
+  --scenarios LIST       comma-separated, in order (ceiling,health,get,list,mcp-list,patch,create,
+                         mcp-create,mix,ceiling; mcp-*: tools/call list_tasks / add_task on /mcp);
                          ratios use the highest ceiling measured
 ";
 
@@ -117,7 +117,9 @@ fn parse_args() -> Result<Args, String> {
         warmup: take(&mut kv, "warmup").map_or(Ok(Duration::from_secs(1)), secs)?,
         threads: take(&mut kv, "threads").map_or(Ok(1), num)?,
         scenarios: take(&mut kv, "scenarios")
-            .unwrap_or_else(|| "ceiling,health,get,list,patch,create,mix,ceiling".into())
+            .unwrap_or_else(|| {
+                "ceiling,health,get,list,mcp-list,patch,create,mcp-create,mix,ceiling".into()
+            })
             .split(',')
             .map(Scenario::parse)
             .collect::<Result<_, _>>()?,
@@ -279,14 +281,26 @@ fn make_request(ctx: &Ctx, scenario: Scenario, rng: &mut Rng, seq: u64) -> (Requ
             let body = format!(
                 "{{\"jsonrpc\":\"2.0\",\"id\":{seq},\"method\":\"tools/call\",\"params\":{{\"name\":\"list_tasks\",\"arguments\":{{}}}}}}"
             );
-            (Method::POST, "/mcp".to_owned(), Some(&user.auth), Some(body), 200)
+            (
+                Method::POST,
+                "/mcp".to_owned(),
+                Some(&user.auth),
+                Some(body),
+                200,
+            )
         }
         Scenario::McpCreate => {
             let user = &ctx.writers[rng.below(ctx.writers.len())];
             let body = format!(
                 "{{\"jsonrpc\":\"2.0\",\"id\":{seq},\"method\":\"tools/call\",\"params\":{{\"name\":\"add_task\",\"arguments\":{{\"title\":\"bench task {seq}\"}}}}}}"
             );
-            (Method::POST, "/mcp".to_owned(), Some(&user.auth), Some(body), 200)
+            (
+                Method::POST,
+                "/mcp".to_owned(),
+                Some(&user.auth),
+                Some(body),
+                200,
+            )
         }
         Scenario::Mix => unreachable!(),
     };
