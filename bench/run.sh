@@ -13,7 +13,7 @@
 #   BENCH_TASKS=100       tasks seeded per user
 #   BENCH_WRITERS=100     extra users that creates go to (keeps the seeded lists at BENCH_TASKS)
 #   BENCH_THREADS=1       load generator threads
-#   BENCH_SCENARIOS=ceiling,health,get,list,patch,create,mix,ceiling (ratios use the best ceiling)
+#   BENCH_SCENARIOS=ceiling,health,get,list,mcp-list,patch,create,mcp-create,mix,ceiling (ratios use the best ceiling)
 #   BENCH_SKIP_BUILD=1    use the existing binaries
 #   BENCH_NICE=-10        run the benchmark in its own session whose scheduler autogroup gets this
 #                         nice level (negative needs root). With sched_autogroup on, plain `nice`
@@ -31,7 +31,7 @@ USERS=${BENCH_USERS:-100}
 TASKS=${BENCH_TASKS:-100}
 WRITERS=${BENCH_WRITERS:-100}
 THREADS=${BENCH_THREADS:-1}
-SCENARIOS=${BENCH_SCENARIOS:-ceiling,health,get,list,patch,create,mix,ceiling}
+SCENARIOS=${BENCH_SCENARIOS:-ceiling,health,get,list,mcp-list,patch,create,mcp-create,mix,ceiling}
 
 if [[ -n "${BENCH_NICE:-}" && -z "${BENCH_IN_SESSION:-}" ]]; then
     BENCH_IN_SESSION=1 exec setsid -w bash "$0" "$@"

@@ -39,7 +39,32 @@ pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
+    pub mcp: McpSettings,
     pub log: LogSettings,
+}
+
+/// The MCP endpoint (`/mcp`): which `Host` values it answers, and the URL clients reach it at.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct McpSettings {
+    /// Host names (or `host:port`) `/mcp` answers besides the loopback names (`localhost`,
+    /// `127.0.0.1`, `::1`) and the host of `public_url`; any other `Host` is refused (DNS
+    /// rebinding). `["*"]` accepts every host (only behind a proxy that checks it).
+    #[serde(deserialize_with = "string_or_list")]
+    pub allowed_hosts: Vec<String>,
+    /// The public base URL (`https://todo.example.com`) advertised in the OAuth protected resource
+    /// metadata and the `WWW-Authenticate` challenge. Unset: `http://` + the request's `Host`.
+    pub public_url: Option<String>,
+}
+
+impl McpSettings {
+    /// `public_url`, when set, must be an absolute http(s) URL.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(url) = non_empty(&self.public_url) {
+            http_url("mcp.public_url", url)?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -320,6 +345,7 @@ impl Settings {
     /// `auth::AuthPolicy` from `auth`, which checks what the auth values mean together.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.auth.validate()?;
+        self.mcp.validate()?;
         if self.database.pool_size == 0 {
             return Err(ConfigError::Invalid(
                 "database.pool_size must be at least 1".into(),

@@ -13,6 +13,8 @@ pub mod config;
 pub mod domain;
 /// JWS algorithm names: plain data shared by the settings and the verifier.
 pub mod jwa;
+/// The MCP front door: the task use cases as tools for AI agents, over Streamable HTTP.
+pub mod mcp;
 /// Building and running the server: settings -> store -> use cases -> REST -> listener.
 pub mod startup;
 /// Task storage behind an owner-scoped interface: the port and its SQLite and PostgreSQL backends.

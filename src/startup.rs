@@ -23,6 +23,7 @@ use crate::{
     api::{self, RouteTemplates, error::render},
     auth::{AuthPolicy, TokenVerifier, jwks},
     config::{ConfigError, Settings},
+    mcp::{self, LoggedRoute},
     store::{self, AnyStore, OpenError, TaskStore},
     tasks::TaskService,
 };
@@ -108,8 +109,19 @@ pub fn build_app<S: TaskStore>(
     settings: &Settings,
 ) -> BoxEndpoint<'static, Response> {
     let tasks = TaskService::new(store);
+    let policy = mcp::request_policy(settings);
+    let mcp = mcp::endpoint(tasks.clone(), verifier.clone(), policy.clone());
+
+    let metadata = || {
+        poem::get(mcp::MetadataEndpoint {
+            policy: policy.clone(),
+        })
+    };
     let api = api::service(tasks, verifier, settings.server.max_body_bytes, Some("/"));
     let routes = Route::new()
+        .at("/mcp", mcp)
+        .at(mcp::METADATA_PATH, metadata())
+        .at(format!("{}/mcp", mcp::METADATA_PATH), metadata())
         .at("/openapi.json", api.spec_endpoint())
         .at("/openapi.yaml", api.spec_endpoint_yaml())
         .nest("/docs", api.swagger_ui())
@@ -120,8 +132,19 @@ pub fn build_app<S: TaskStore>(
     let cors = Cors::new()
         .allow_origins(settings.server.cors_origins.iter().map(String::as_str))
         .allow_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
-        .allow_headers(["authorization", "content-type"])
-        .expose_headers(["location", "retry-after", "www-authenticate"])
+        .allow_headers([
+            "authorization",
+            "content-type",
+            "mcp-protocol-version",
+            "mcp-session-id",
+            "last-event-id",
+        ])
+        .expose_headers([
+            "location",
+            "retry-after",
+            "www-authenticate",
+            "mcp-session-id",
+        ])
         .max_age(600);
     let templates = Arc::new(RouteTemplates::of::<S>());
 
@@ -163,7 +186,8 @@ fn token_verifier(policy: AuthPolicy) -> Arc<TokenVerifier> {
 }
 
 /// One log line per request: method, route template, status, latency and, once authenticated,
-/// the user id (recorded by the bearer checker into this span). Never headers, never the token.
+/// the user id (recorded by the bearer checker into this span); for `/mcp`, the JSON-RPC method
+/// and tool name. Never headers, never the token.
 async fn log_request<E: Endpoint>(
     next: E,
     req: Request,
@@ -173,15 +197,18 @@ async fn log_request<E: Endpoint>(
         "request",
         method = %req.method(),
         user_id = tracing::field::Empty,
+        mcp_method = tracing::field::Empty,
+        mcp_tool = tracing::field::Empty,
     );
     let started = Instant::now();
     let resp = match next.call(req).instrument(span.clone()).await {
         Ok(resp) => resp.into_response(),
         Err(err) => render(err),
     };
-    let route = match resp.data::<OperationId>() {
-        Some(op) => templates.get(op.0).unwrap_or("other"),
-        None => "unmatched",
+    let route = match (resp.data::<OperationId>(), resp.data::<LoggedRoute>()) {
+        (Some(op), _) => templates.get(op.0).unwrap_or("other"),
+        (None, Some(route)) => route.0,
+        (None, None) => "unmatched",
     };
     let _entered = span.enter();
     tracing::info!(

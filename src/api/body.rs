@@ -91,34 +91,51 @@ impl<S: RequestSchema> JsonBody<S> {
                 "object_type",
             )]));
         };
-        // Checking a recurrence rule expands it, which an odd rule can make take milliseconds:
-        // keep that off the async runtime. Bodies without one are parsed in place.
-        let (parsed, finished) = if map.contains_key("recurrence") {
-            tokio::task::spawn_blocking(move || parse_object::<S>(map))
-                .await
-                .map_err(|_| ApiError::internal())?
-        } else {
-            parse_object::<S>(map)
-        };
-        match (parsed, finished) {
-            (Some(parsed), Ok(())) => Ok(parsed),
-            (_, Err(issues)) => Err(ApiError::validation(issues)),
-            (None, Ok(())) => Err(ApiError::validation(vec![ValidationIssue::new(
-                &["body"],
-                "invalid body",
-                "value_error",
-            )])),
-        }
+        parse_fields(map, BODY, S::parse).await
     }
 }
 
-/// Read `map` as `S`: the parsed value, and every problem found (unknown fields included).
-#[allow(clippy::type_complexity)]
-fn parse_object<S: RequestSchema>(
+/// The root of the `loc` of every problem found in a REST request body.
+pub const BODY: &str = "body";
+
+/// Read `map` with `parse`, reporting every field at fault under `root` (`body` for REST,
+/// `arguments` for MCP tools) as one 422 `VALIDATION_ERROR`; unknown fields are faults too.
+///
+/// The one entry point both front doors parse with, so REST bodies and MCP tool arguments obey
+/// the same rules. Checking a recurrence rule expands it, which an odd rule can make take
+/// milliseconds: objects with one are parsed on the blocking pool, others in place.
+pub async fn parse_fields<T: Send + 'static>(
     map: Map<String, Value>,
-) -> (Option<S::Parsed>, Result<(), Vec<ValidationIssue>>) {
-    let mut reader = ObjectReader::new(map);
-    let parsed = S::parse(&mut reader);
+    root: &'static str,
+    parse: fn(&mut ObjectReader) -> Option<T>,
+) -> Result<T, ApiError> {
+    let (parsed, finished) = if map.contains_key("recurrence") {
+        tokio::task::spawn_blocking(move || parse_object(map, root, parse))
+            .await
+            .map_err(|_| ApiError::internal())?
+    } else {
+        parse_object(map, root, parse)
+    };
+    match (parsed, finished) {
+        (Some(parsed), Ok(())) => Ok(parsed),
+        (_, Err(issues)) => Err(ApiError::validation(issues)),
+        (None, Ok(())) => Err(ApiError::validation(vec![ValidationIssue::new(
+            &[root],
+            "invalid body",
+            "value_error",
+        )])),
+    }
+}
+
+/// Read `map` with `parse`: the parsed value, and every problem found (unknown fields included).
+#[allow(clippy::type_complexity)]
+fn parse_object<T>(
+    map: Map<String, Value>,
+    root: &'static str,
+    parse: fn(&mut ObjectReader) -> Option<T>,
+) -> (Option<T>, Result<(), Vec<ValidationIssue>>) {
+    let mut reader = ObjectReader::new(map, root);
+    let parsed = parse(&mut reader);
     (parsed, reader.finish())
 }
 
@@ -167,20 +184,23 @@ impl<'a, S: RequestSchema> ApiExtractor<'a> for JsonBody<S> {
 /// Reads fields out of a JSON object, collecting every problem instead of stopping at the first.
 pub struct ObjectReader {
     map: Map<String, Value>,
+    /// The first element of every problem's `loc`: `body` or `arguments`.
+    root: &'static str,
     issues: Vec<ValidationIssue>,
 }
 
 impl ObjectReader {
-    fn new(map: Map<String, Value>) -> Self {
+    fn new(map: Map<String, Value>, root: &'static str) -> Self {
         Self {
             map,
+            root,
             issues: Vec::new(),
         }
     }
 
     fn issue(&mut self, field: &str, msg: impl Into<String>, kind: &str) {
         self.issues
-            .push(ValidationIssue::new(&["body", field], msg, kind));
+            .push(ValidationIssue::new(&[self.root, field], msg, kind));
     }
 
     /// Any key left unread is unknown: report it, so a typo such as `completed` is not ignored.
@@ -220,6 +240,57 @@ impl ObjectReader {
         parsed
             .map_err(|e| self.issue(field, e.message, e.kind))
             .ok()
+    }
+
+    /// A required integer id (a task's `task_id`).
+    pub fn id(&mut self, field: &str) -> Option<i64> {
+        match self.take(field) {
+            None | Some(Value::Null) => {
+                self.missing(field);
+                None
+            }
+            Some(Value::Number(n)) if n.as_i64().is_some() => n.as_i64(),
+            Some(_) => {
+                self.issue(
+                    field,
+                    format!("`{field}` must be a 64-bit integer"),
+                    "int_parsing",
+                );
+                None
+            }
+        }
+    }
+
+    /// An optional string: `None` when absent or null; a problem when not a string.
+    pub fn optional_string(&mut self, field: &str) -> Option<Option<String>> {
+        match self.take(field) {
+            None | Some(Value::Null) => Some(None),
+            Some(v) => self.string(field, v).map(Some),
+        }
+    }
+
+    /// An optional string that must be one of `allowed`: `None` when absent or null.
+    pub fn optional_choice(
+        &mut self,
+        field: &str,
+        allowed: &[&'static str],
+    ) -> Option<Option<&'static str>> {
+        let value = self.optional_string(field)?;
+        match value {
+            None => Some(None),
+            Some(s) => match allowed.iter().find(|a| **a == s) {
+                Some(found) => Some(Some(*found)),
+                None => {
+                    let list: Vec<String> = allowed.iter().map(|a| format!("`{a}`")).collect();
+                    self.issue(
+                        field,
+                        format!("`{field}` must be one of {}", list.join(", ")),
+                        "enum",
+                    );
+                    None
+                }
+            },
+        }
     }
 
     /// A required, non-null title.
@@ -315,7 +386,7 @@ impl ObjectReader {
                 _ => {
                     let index = index.to_string();
                     self.issues.push(ValidationIssue::new(
-                        &["body", "tags", &index],
+                        &[self.root, "tags", &index],
                         "each tag must be a string",
                         "string_type",
                     ));
@@ -330,7 +401,7 @@ impl ObjectReader {
             Ok(tags) => Some(Some(tags)),
             Err(TagsError { index, error }) => {
                 let index = index.map(|i| i.to_string());
-                let mut loc = vec!["body", "tags"];
+                let mut loc = vec![self.root, "tags"];
                 loc.extend(index.as_deref());
                 self.issues
                     .push(ValidationIssue::new(&loc, error.message, error.kind));

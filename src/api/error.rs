@@ -151,14 +151,41 @@ impl From<StoreError> for ApiError {
 
 impl From<TaskError> for ApiError {
     fn from(e: TaskError) -> Self {
+        Self::from_task(e, super::body::BODY)
+    }
+}
+
+impl ApiError {
+    /// A use case's refusal; a field at fault is reported under `root` (`body` or `arguments`).
+    pub fn from_task(e: TaskError, root: &str) -> Self {
         match e {
             TaskError::NothingToChange => Self::bad_request(e.to_string()),
             TaskError::Schedule(e) => Self::validation(vec![ValidationIssue::new(
-                &["body", e.field],
+                &[root, e.field],
                 e.error.message,
                 e.error.kind,
             )]),
             TaskError::Store(e) => e.into(),
+        }
+    }
+
+    /// A request refused before it reached an operation: a browser `Origin` or a `Host` this
+    /// server does not serve (the MCP transport's DNS-rebinding rule).
+    pub fn request_refused(detail: impl Into<String>) -> Self {
+        Self::Forbidden(body(ErrorCode::AuthForbidden, detail))
+    }
+
+    /// The JSON body this error answers with.
+    pub fn body(&self) -> &ErrorBody {
+        match self {
+            Self::BadRequest(b)
+            | Self::Unauthorized(b, _)
+            | Self::Forbidden(b)
+            | Self::NotFound(b)
+            | Self::PayloadTooLarge(b)
+            | Self::Unprocessable(b)
+            | Self::Internal(b)
+            | Self::Unavailable(b, _) => &b.0,
         }
     }
 }

@@ -30,6 +30,42 @@ pub enum TaskError {
     Store(#[from] StoreError),
 }
 
+/// Which tasks a listing keeps, by completion.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StatusFilter {
+    /// Every task.
+    #[default]
+    All,
+    /// Tasks not completed yet.
+    Pending,
+    /// Completed tasks.
+    Completed,
+}
+
+impl StatusFilter {
+    /// The names a front door accepts, in the order they are documented.
+    pub const NAMES: [&'static str; 3] = ["all", "pending", "completed"];
+
+    /// The filter called `name` (one of [`Self::NAMES`]).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "all" => Some(Self::All),
+            "pending" => Some(Self::Pending),
+            "completed" => Some(Self::Completed),
+            _ => None,
+        }
+    }
+
+    /// Whether `task` is kept.
+    pub fn matches(self, task: &Task) -> bool {
+        match self {
+            Self::All => true,
+            Self::Pending => !task.complete,
+            Self::Completed => task.complete,
+        }
+    }
+}
+
 /// The task use cases over one store. Cheap to clone: it holds a handle to the store's pool.
 #[derive(Clone)]
 pub struct TaskService<S> {
@@ -44,6 +80,17 @@ impl<S: TaskStore> TaskService<S> {
     /// All of the owner's tasks, ordered by id ascending.
     pub async fn list(&self, owner: &UserId) -> Result<Vec<Task>, TaskError> {
         Ok(self.store.list(owner).await?)
+    }
+
+    /// The owner's tasks with the given status, ordered by id ascending.
+    pub async fn list_by_status(
+        &self,
+        owner: &UserId,
+        status: StatusFilter,
+    ) -> Result<Vec<Task>, TaskError> {
+        let mut tasks = self.store.list(owner).await?;
+        tasks.retain(|task| status.matches(task));
+        Ok(tasks)
     }
 
     /// Create a task; the store assigns the id and timestamps, and `complete` starts false.
@@ -89,6 +136,21 @@ impl<S: TaskStore> TaskService<S> {
             Ok(edit.into_write(task, now_ms()))
         })
         .await
+    }
+
+    /// Set `complete` to `done`. Idempotent: completing a completed task changes nothing, and a
+    /// recurring task's next occurrence is started once, the first time it is completed.
+    pub async fn set_complete(
+        &self,
+        owner: &UserId,
+        id: TaskId,
+        done: bool,
+    ) -> Result<Task, TaskError> {
+        let changes = TaskChanges {
+            complete: Some(done),
+            ..TaskChanges::default()
+        };
+        self.apply(owner, id, changes).await
     }
 
     /// Delete a task for good; its id is never reused.

@@ -9,6 +9,7 @@ mod cli;
 mod concurrency;
 mod errors;
 mod jwks;
+mod mcp;
 mod openapi;
 mod persistence;
 mod postgres;

@@ -24,7 +24,7 @@ use http_body_util::{BodyExt, Empty, Full, combinators::BoxBody};
 use hyper::{
     Method, Request,
     client::conn::http1::SendRequest,
-    header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue},
+    header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue},
 };
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -44,7 +44,8 @@ usage: todo-api-loadgen --addr 127.0.0.1:PORT --tokens FILE --writer-tokens FILE
   --duration SECS        measured time per scenario (10)
   --warmup SECS          unmeasured time before each scenario (1)
   --threads N            load generator's runtime threads (1)
-  --scenarios LIST       comma-separated, in order (ceiling,health,get,list,patch,create,mix,ceiling);
+  --scenarios LIST       comma-separated, in order (ceiling,health,get,list,mcp-list,patch,create,
+                         mcp-create,mix,ceiling; mcp-*: tools/call list_tasks / add_task on /mcp);
                          ratios use the highest ceiling measured
 ";
 
@@ -116,7 +117,9 @@ fn parse_args() -> Result<Args, String> {
         warmup: take(&mut kv, "warmup").map_or(Ok(Duration::from_secs(1)), secs)?,
         threads: take(&mut kv, "threads").map_or(Ok(1), num)?,
         scenarios: take(&mut kv, "scenarios")
-            .unwrap_or_else(|| "ceiling,health,get,list,patch,create,mix,ceiling".into())
+            .unwrap_or_else(|| {
+                "ceiling,health,get,list,mcp-list,patch,create,mcp-create,mix,ceiling".into()
+            })
             .split(',')
             .map(Scenario::parse)
             .collect::<Result<_, _>>()?,
@@ -139,6 +142,8 @@ enum Scenario {
     Patch,
     Create,
     Mix,
+    McpList,
+    McpCreate,
 }
 
 impl Scenario {
@@ -151,6 +156,8 @@ impl Scenario {
             "patch" => Self::Patch,
             "create" => Self::Create,
             "mix" => Self::Mix,
+            "mcp-list" => Self::McpList,
+            "mcp-create" => Self::McpCreate,
             other => return Err(format!("unknown scenario {other:?}")),
         })
     }
@@ -164,6 +171,8 @@ impl Scenario {
             Self::Patch => "patch: PATCH /api/{u}/tasks/{id}",
             Self::Create => "create: POST /api/{w}/tasks",
             Self::Mix => "mix 80% read / 20% write",
+            Self::McpList => "mcp list 100: POST /mcp tools/call list_tasks",
+            Self::McpCreate => "mcp create: POST /mcp tools/call add_task",
         }
     }
 }
@@ -267,9 +276,42 @@ fn make_request(ctx: &Ctx, scenario: Scenario, rng: &mut Rng, seq: u64) -> (Requ
             let body = format!("{{\"title\":\"bench task {seq}\",\"description\":null}}");
             (Method::POST, uri, Some(&user.auth), Some(body), 201)
         }
+        Scenario::McpList => {
+            let user = &ctx.users[rng.below(ctx.users.len())];
+            let body = format!(
+                "{{\"jsonrpc\":\"2.0\",\"id\":{seq},\"method\":\"tools/call\",\"params\":{{\"name\":\"list_tasks\",\"arguments\":{{}}}}}}"
+            );
+            (
+                Method::POST,
+                "/mcp".to_owned(),
+                Some(&user.auth),
+                Some(body),
+                200,
+            )
+        }
+        Scenario::McpCreate => {
+            let user = &ctx.writers[rng.below(ctx.writers.len())];
+            let body = format!(
+                "{{\"jsonrpc\":\"2.0\",\"id\":{seq},\"method\":\"tools/call\",\"params\":{{\"name\":\"add_task\",\"arguments\":{{\"title\":\"bench task {seq}\"}}}}}}"
+            );
+            (
+                Method::POST,
+                "/mcp".to_owned(),
+                Some(&user.auth),
+                Some(body),
+                200,
+            )
+        }
         Scenario::Mix => unreachable!(),
     };
+    let mcp = matches!(scenario, Scenario::McpList | Scenario::McpCreate);
     let mut b = b.method(method).uri(uri);
+    if mcp {
+        b = b.header(
+            ACCEPT,
+            HeaderValue::from_static("application/json, text/event-stream"),
+        );
+    }
     if let Some(auth) = auth {
         b = b.header(AUTHORIZATION, auth.clone());
     }

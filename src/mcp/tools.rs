@@ -1,0 +1,436 @@
+//! The MCP tools: one per task use case, each a thin translation like a REST operation.
+//!
+//! A tool takes its arguments as a raw JSON object and parses them with the REST body parser
+//! ([`parse_fields`] with the same field readers), so a title, a tag list or a recurrence rule is
+//! accepted or refused exactly as REST would, with the same `error_code`, `detail` and `errors`
+//! (`loc` starting with `arguments` instead of `body`). It then calls one use case of
+//! [`TaskService`] for the caller, who was authenticated before the request reached rmcp (see
+//! `mcp::http`). Failures are tool results with `isError: true`, never protocol errors, so the
+//! model reads them and can correct itself.
+
+use poem::http::request::Parts;
+use rmcp::{
+    ErrorData, ServerHandler,
+    handler::server::{router::tool::ToolRouter, tool::Extension},
+    model::{
+        CallToolResult, ContentBlock, Implementation, JsonObject, ServerCapabilities, ServerConfig,
+    },
+    tool, tool_handler, tool_router,
+};
+use serde_json::{Value, json};
+
+use super::{Caller, schemas};
+use crate::{
+    api::{
+        body::{ObjectReader, RequestSchema, parse_fields},
+        error::ApiError,
+        schemas::{Task as TaskView, TaskCreate, TaskUpdate, ValidationIssue},
+    },
+    domain::{Task, TaskId, UserId},
+    store::TaskStore,
+    tasks::{StatusFilter, TaskError, TaskService},
+};
+
+/// The first element of the `loc` of a problem in a tool's arguments.
+pub const ARGUMENTS: &str = "arguments";
+
+const INSTRUCTIONS: &str = "\
+Tools over the signed-in user's todo list. Every tool acts for the user the bearer token belongs \
+to; there is no way to reach another user's tasks. Use list_tasks to find a task's id before \
+get_task, update_task, complete_task, uncomplete_task or delete_task. Dates and times are RFC 3339; \
+pass the user's IANA time_zone with a recurrence. A result with isError true carries error_code, \
+detail and, for VALIDATION_ERROR, errors[] naming each argument at fault (loc): fix those and retry.";
+
+/// The MCP server: the task use cases as tools. Cheap to clone (rmcp makes one per request).
+pub struct TodoTools<S> {
+    tasks: TaskService<S>,
+    tool_router: ToolRouter<Self>,
+}
+
+impl<S: TaskStore> Clone for TodoTools<S> {
+    fn clone(&self) -> Self {
+        Self {
+            tasks: self.tasks.clone(),
+            tool_router: self.tool_router.clone(),
+        }
+    }
+}
+
+impl<S: TaskStore> TodoTools<S> {
+    pub fn new(tasks: TaskService<S>) -> Self {
+        Self {
+            tasks,
+            tool_router: Self::tool_router(),
+        }
+    }
+}
+
+#[tool_router]
+impl<S: TaskStore> TodoTools<S> {
+    #[tool(
+        description = "Create a task for the user. Use it when the user asks to add, remember or schedule \
+something. Arguments: title (required, what to do, 1-200 characters); description (optional notes); \
+priority (none|low|medium|high); tags (labels, e.g. [\"family\"]); due_at (a date-time with offset, \
+e.g. \"2026-03-29T18:00:00+02:00\") or due_date (a whole day, \"2026-03-29\"), not both; time_zone \
+(IANA name, e.g. \"Europe/Berlin\"); recurrence (an RFC 5545 RRULE such as \"FREQ=WEEKLY;BYDAY=SU\", \
+which needs a due: the first occurrence). Example: \"call mum every Sunday at 6 pm\" -> \
+{\"title\": \"Call mum\", \"due_at\": \"2026-03-29T18:00:00+02:00\", \"time_zone\": \"Europe/Berlin\", \
+\"recurrence\": \"FREQ=WEEKLY;BYDAY=SU\"}. Returns the created task with its id.",
+        input_schema = schemas::add_task_input(),
+        output_schema = schemas::task_output(),
+        annotations(title = "Add a task", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
+    )]
+    async fn add_task(
+        &self,
+        args: JsonObject,
+        Extension(parts): Extension<Parts>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(respond(async {
+            let (owner, args) = caller(&parts, args)?;
+            let new_task =
+                parse_fields(args, ARGUMENTS, <TaskCreate as RequestSchema>::parse).await?;
+            let task = self
+                .tasks
+                .create(&owner, new_task)
+                .await
+                .map_err(task_error)?;
+            Ok(task_result("Created", task))
+        })
+        .await)
+    }
+
+    #[tool(
+        description = "List the user's tasks, oldest first. Use it to answer \"what do I have to do?\", \
+to find a task's id from its title before changing it, or to review finished work. Argument: status \
+(optional): \"pending\" for tasks not done yet, \"completed\" for done ones, \"all\" (the default) for \
+both. Example: {\"status\": \"pending\"}. Returns tasks[] (each with id, title, complete, priority, tags, \
+due_at/due_date, recurrence, ...) and count.",
+        input_schema = schemas::list_tasks_input(),
+        output_schema = schemas::task_list_output(),
+        annotations(title = "List tasks", read_only_hint = true, open_world_hint = false)
+    )]
+    async fn list_tasks(
+        &self,
+        args: JsonObject,
+        Extension(parts): Extension<Parts>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(respond(async {
+            let (owner, args) = caller(&parts, args)?;
+            let status = parse_fields(args, ARGUMENTS, |r| {
+                let name = r.optional_choice("status", &StatusFilter::NAMES)?;
+                Some(name.and_then(StatusFilter::from_name).unwrap_or_default())
+            })
+            .await?;
+            let tasks = self
+                .tasks
+                .list_by_status(&owner, status)
+                .await
+                .map_err(task_error)?;
+            Ok(list_result(tasks))
+        })
+        .await)
+    }
+
+    #[tool(
+        description = "Get one of the user's tasks by id, with every field. Use it to check a task's \
+details (due, recurrence, tags) before answering or changing it. Argument: task_id (required, an integer \
+from list_tasks or add_task). Example: {\"task_id\": 42}. A task that does not exist (or is not the \
+user's) is a NOT_FOUND error.",
+        input_schema = schemas::task_id_input(),
+        output_schema = schemas::task_output(),
+        annotations(title = "Get a task", read_only_hint = true, open_world_hint = false)
+    )]
+    async fn get_task(
+        &self,
+        args: JsonObject,
+        Extension(parts): Extension<Parts>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(respond(async {
+            let (owner, args) = caller(&parts, args)?;
+            let id = task_id(args).await?;
+            let task = self.tasks.get(&owner, id).await.map_err(task_error)?;
+            Ok(task_result("Task", task))
+        })
+        .await)
+    }
+
+    #[tool(
+        description = "Change some fields of a task, leaving the others as they are. Use it to rename, \
+reschedule, re-prioritise, retag or make a task repeat (or stop repeating). Arguments: task_id (required) \
+and at least one of: title, description (null clears it), priority (none|low|medium|high), tags (the new \
+full list; [] clears them), due_at or due_date (null clears the due), time_zone, recurrence (an RRULE; \
+null stops the repetition), complete (true/false). Example: move task 42 to Friday 9 am -> \
+{\"task_id\": 42, \"due_at\": \"2026-04-03T09:00:00+02:00\"}. Returns the updated task.",
+        input_schema = schemas::update_task_input(),
+        output_schema = schemas::task_output(),
+        annotations(title = "Update a task", read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn update_task(
+        &self,
+        args: JsonObject,
+        Extension(parts): Extension<Parts>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(respond(async {
+            let (owner, args) = caller(&parts, args)?;
+            let (id, changes) = parse_fields(args, ARGUMENTS, |r| {
+                let id = r.id("task_id");
+                let changes = <TaskUpdate as RequestSchema>::parse(r);
+                Some((id?, changes?))
+            })
+            .await?;
+            let task = self
+                .tasks
+                .update(&owner, id, changes)
+                .await
+                .map_err(task_error)?;
+            Ok(task_result("Updated", task))
+        })
+        .await)
+    }
+
+    #[tool(
+        description = "Mark a task as done. Use it when the user says they finished something. Idempotent: \
+completing a completed task changes nothing. For a recurring task, completing it creates the next \
+occurrence (returned as next_occurrence_id). Argument: task_id (required). Example: {\"task_id\": 42}.",
+        input_schema = schemas::task_id_input(),
+        output_schema = schemas::complete_output(),
+        annotations(title = "Complete a task", read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn complete_task(
+        &self,
+        args: JsonObject,
+        Extension(parts): Extension<Parts>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(respond(async {
+            let (owner, args) = caller(&parts, args)?;
+            let id = task_id(args).await?;
+            let task = self
+                .tasks
+                .set_complete(&owner, id, true)
+                .await
+                .map_err(task_error)?;
+            let next = task.next_task_id;
+            let task = view(task);
+            let mut text = render_task("Completed", &task);
+            if let Some(next) = next {
+                text.push_str(&format!("\nNext occurrence: task {next}."));
+            }
+            Ok(structured(
+                text,
+                json!({"task": task, "next_occurrence_id": next}),
+            ))
+        })
+        .await)
+    }
+
+    #[tool(
+        description = "Mark a completed task as not done again. Use it when the user says a task is not \
+finished after all. Idempotent. Argument: task_id (required). Example: {\"task_id\": 42}.",
+        input_schema = schemas::task_id_input(),
+        output_schema = schemas::task_output(),
+        annotations(title = "Reopen a task", read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn uncomplete_task(
+        &self,
+        args: JsonObject,
+        Extension(parts): Extension<Parts>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(respond(async {
+            let (owner, args) = caller(&parts, args)?;
+            let id = task_id(args).await?;
+            let task = self
+                .tasks
+                .set_complete(&owner, id, false)
+                .await
+                .map_err(task_error)?;
+            Ok(task_result("Reopened", task))
+        })
+        .await)
+    }
+
+    #[tool(
+        description = "Delete a task for good (there is no undo; its id is never reused). Use it only when \
+the user asks to remove a task, not when they finished it (use complete_task). Argument: task_id \
+(required). Example: {\"task_id\": 42}. Deleting a task that does not exist is a NOT_FOUND error.",
+        input_schema = schemas::task_id_input(),
+        output_schema = schemas::deleted_output(),
+        annotations(title = "Delete a task", read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
+    )]
+    async fn delete_task(
+        &self,
+        args: JsonObject,
+        Extension(parts): Extension<Parts>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(respond(async {
+            let (owner, args) = caller(&parts, args)?;
+            let id = task_id(args).await?;
+            self.tasks.delete(&owner, id).await.map_err(task_error)?;
+            Ok(structured(
+                format!("Deleted task {id}."),
+                json!({"deleted": true, "task_id": id}),
+            ))
+        })
+        .await)
+    }
+
+    #[tool(
+        description = "List the tags the user's tasks carry, each with how many tasks carry it, by name. \
+Use it to reuse an existing tag rather than invent a near-duplicate, or to answer \"what categories do I \
+have?\". No arguments. Example: {}.",
+        input_schema = schemas::user_only_input(),
+        output_schema = schemas::tag_list_output(),
+        annotations(title = "List tags", read_only_hint = true, open_world_hint = false)
+    )]
+    async fn list_tags(
+        &self,
+        args: JsonObject,
+        Extension(parts): Extension<Parts>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(respond(async {
+            let (owner, args) = caller(&parts, args)?;
+            parse_fields(args, ARGUMENTS, |_| Some(())).await?;
+            let tags = self.tasks.tags(&owner).await.map_err(task_error)?;
+            let text = if tags.is_empty() {
+                "No tags.".to_owned()
+            } else {
+                tags.iter()
+                    .map(|t| format!("{} ({})", t.name, t.count))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let tags: Vec<Value> = tags
+                .into_iter()
+                .map(|t| json!({"name": t.name, "count": t.count}))
+                .collect();
+            Ok(structured(text, json!({"tags": tags})))
+        })
+        .await)
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl<S: TaskStore> ServerHandler for TodoTools<S> {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(
+                Implementation::new("todo-api", env!("CARGO_PKG_VERSION"))
+                    .with_title("todo-api tasks"),
+            )
+            .with_instructions(INSTRUCTIONS)
+    }
+}
+
+/// The authenticated caller, and the arguments without the optional `user_id`, which must be the
+/// caller's own id when present.
+fn caller(parts: &Parts, mut args: JsonObject) -> Result<(UserId, JsonObject), ApiError> {
+    // Set by `mcp::http` on every request it lets through; its absence is a wiring bug.
+    let Some(Caller(owner)) = parts.extensions.get::<Caller>().cloned() else {
+        tracing::error!("an MCP request reached a tool without an authenticated caller");
+        return Err(ApiError::internal());
+    };
+    match args.remove("user_id") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(user_id)) if user_id == owner.as_str() => {}
+        Some(Value::String(_)) => {
+            tracing::debug!(subject = %owner, "forbidden: user_id argument is not the subject");
+            return Err(ApiError::forbidden());
+        }
+        Some(_) => {
+            return Err(ApiError::validation(vec![ValidationIssue::new(
+                &[ARGUMENTS, "user_id"],
+                "`user_id` must be a string",
+                "string_type",
+            )]));
+        }
+    }
+    Ok((owner, args))
+}
+
+/// The one `task_id` argument of get, complete, uncomplete and delete.
+async fn task_id(args: JsonObject) -> Result<TaskId, ApiError> {
+    parse_fields(args, ARGUMENTS, |r: &mut ObjectReader| r.id("task_id")).await
+}
+
+fn task_error(e: TaskError) -> ApiError {
+    ApiError::from_task(e, ARGUMENTS)
+}
+
+/// A tool's outcome as its result: refusals and failures become `isError` results carrying the
+/// REST error body (`error_code`, `detail`, `timestamp` and, for `VALIDATION_ERROR`, `errors`)
+/// as JSON text, so nothing reaches the client as a protocol error or a 500.
+///
+/// The body is in `content`, not `structuredContent`: clients check `structuredContent` against
+/// the tool's `outputSchema` even on errors (the official TypeScript SDK rejects the whole result
+/// otherwise), and an error body is not a task.
+async fn respond(
+    outcome: impl Future<Output = Result<CallToolResult, ApiError>>,
+) -> CallToolResult {
+    match outcome.await {
+        Ok(result) => result,
+        Err(error) => {
+            let text = serde_json::to_string(error.body()).unwrap_or_default();
+            CallToolResult::error(vec![ContentBlock::text(text)])
+        }
+    }
+}
+
+fn structured(text: String, value: Value) -> CallToolResult {
+    let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+    result.structured_content = Some(value);
+    result
+}
+
+/// A task as the REST API shows it.
+fn view(task: Task) -> Value {
+    serde_json::to_value(TaskView::from(task)).unwrap_or_else(|_| json!({}))
+}
+
+fn task_result(verb: &str, task: Task) -> CallToolResult {
+    let task = view(task);
+    structured(render_task(verb, &task), json!({ "task": task }))
+}
+
+fn list_result(tasks: Vec<Task>) -> CallToolResult {
+    let tasks: Vec<Value> = tasks.into_iter().map(view).collect();
+    let text = if tasks.is_empty() {
+        "No tasks.".to_owned()
+    } else {
+        let lines: Vec<String> = tasks.iter().map(|t| render_task("-", t)).collect();
+        lines.join("\n")
+    };
+    let count = tasks.len();
+    structured(text, json!({"tasks": tasks, "count": count}))
+}
+
+/// One line for people and text-only clients:
+/// `Created task 42 "Call mum" [pending; priority high; due 2026-03-29T16:00:00.000Z]`.
+fn render_task(verb: &str, task: &Value) -> String {
+    let text = |field: &str| task[field].as_str().filter(|s| !s.is_empty());
+    let mut facts = vec![
+        if task["complete"].as_bool() == Some(true) {
+            "done"
+        } else {
+            "pending"
+        }
+        .to_owned(),
+    ];
+    if let Some(priority) = text("priority").filter(|p| *p != "none") {
+        facts.push(format!("priority {priority}"));
+    }
+    if let Some(due) = text("due_at").or(text("due_date")) {
+        facts.push(format!("due {due}"));
+    }
+    if let Some(rule) = text("recurrence") {
+        facts.push(format!("repeats {rule}"));
+    }
+    if let Some(tags) = task["tags"].as_array().filter(|t| !t.is_empty()) {
+        let tags: Vec<&str> = tags.iter().filter_map(Value::as_str).collect();
+        facts.push(format!("tags {}", tags.join(", ")));
+    }
+    format!(
+        "{verb} task {} \"{}\" [{}]",
+        task["id"],
+        text("title").unwrap_or_default(),
+        facts.join("; ")
+    )
+}
