@@ -300,7 +300,8 @@ fn param_error(name: &str, reason: &str) -> ApiError {
     ApiError::validation(vec![issue])
 }
 
-fn with_status(code: ErrorCode, detail: &str, status: StatusCode) -> Response {
+/// A response with `status` and the contract's error body (`code`, `detail`).
+pub fn with_status(code: ErrorCode, detail: &str, status: StatusCode) -> Response {
     let mut resp = poem::IntoResponse::into_response(body(code, detail));
     resp.set_status(status);
     resp.headers_mut().insert(

@@ -8,13 +8,16 @@ use std::sync::Arc;
 use poem::{
     Body, Endpoint, IntoResponse, Request, Response,
     error::ReadBodyError,
-    http::{HeaderValue, Method, header},
+    http::{HeaderValue, Method, StatusCode, header},
 };
 use serde_json::Value;
 
 use super::{Caller, LoggedRoute};
 use crate::{
-    api::error::{ApiError, CHALLENGE_MISSING},
+    api::{
+        error::{ApiError, CHALLENGE_MISSING, with_status},
+        schemas::ErrorCode,
+    },
     auth::TokenVerifier,
     config::{McpSettings, non_empty},
 };
@@ -182,7 +185,7 @@ impl<E: Endpoint> Endpoint for McpHttp<E> {
 
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
         let mut resp = match self.admit(&mut req).await {
-            Ok(()) => self.inner.call(req).await?.into_response(),
+            Ok(()) => in_error_shape(self.inner.call(req).await?.into_response()),
             Err(Refusal::Error(error)) => error.into_response(),
             Err(Refusal::JsonRpc(code, message)) => jsonrpc_error(code, &message),
         };
@@ -301,6 +304,42 @@ fn inspect(bytes: &[u8]) -> Result<Summary, Refusal> {
         _ => None,
     };
     Ok(Summary { method, tool })
+}
+
+/// rmcp answers some transport refusals (a wrong `Accept` or `Content-Type`, `GET`/`DELETE` on a
+/// stateless server) in plain text; give them the contract's JSON error shape, status kept.
+fn in_error_shape(resp: Response) -> Response {
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !status.is_client_error() || is_json {
+        return resp;
+    }
+    let (code, detail) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => (
+            ErrorCode::MethodNotAllowed,
+            "this MCP server is stateless: POST JSON-RPC messages to /mcp",
+        ),
+        StatusCode::NOT_ACCEPTABLE => (
+            ErrorCode::BadRequest,
+            "send Accept: application/json, text/event-stream",
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            (ErrorCode::BadRequest, "send Content-Type: application/json")
+        }
+        _ => (
+            ErrorCode::BadRequest,
+            status.canonical_reason().unwrap_or("bad request"),
+        ),
+    };
+    let mut shaped = with_status(code, detail, status);
+    if let Some(allow) = resp.headers().get(header::ALLOW) {
+        shaped.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    shaped
 }
 
 fn jsonrpc_error(code: i64, message: &str) -> Response {

@@ -630,13 +630,38 @@ async fn protocol_errors_are_json_rpc_errors_never_500s(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(get.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_error(get, StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED").await;
     let delete = app
         .authorized(Method::DELETE, "/mcp", "alice")
         .send()
         .await
         .unwrap();
-    assert_eq!(delete.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_error(delete, StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED").await;
+
+    // Transport refusals are in the API's error shape too, never plain text.
+    let ping = json!({"jsonrpc": "2.0", "id": 4, "method": "ping"});
+    let no_accept = app
+        .authorized(Method::POST, "/mcp", "alice")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(ping.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_error(no_accept, StatusCode::NOT_ACCEPTABLE, "BAD_REQUEST").await;
+    let wrong_type = app
+        .authorized(Method::POST, "/mcp", "alice")
+        .header(header::ACCEPT, "application/json, text/event-stream")
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(ping.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_error(
+        wrong_type,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "BAD_REQUEST",
+    )
+    .await;
 }
 
 /// Why the official TypeScript SDK client cannot run here, if it cannot.
