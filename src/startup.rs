@@ -13,6 +13,7 @@ use std::{
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Request, Response, Route, Server,
     endpoint::BoxEndpoint,
+    http::HeaderValue,
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
     middleware::{CatchPanic, Cors},
 };
@@ -20,7 +21,7 @@ use poem_openapi::OperationId;
 use tracing::Instrument;
 
 use crate::{
-    api::{self, RouteTemplates, error::render},
+    api::{self, RouteTemplates, error::render, request_id},
     auth::{AuthPolicy, TokenVerifier, jwks},
     config::{ConfigError, Settings},
     mcp::{self, LoggedRoute},
@@ -138,12 +139,14 @@ pub fn build_app<S: TaskStore>(
             "mcp-protocol-version",
             "mcp-session-id",
             "last-event-id",
+            "x-request-id",
         ])
         .expose_headers([
             "location",
             "retry-after",
             "www-authenticate",
             "mcp-session-id",
+            "x-request-id",
         ])
         .max_age(600);
     let templates = Arc::new(RouteTemplates::of::<S>());
@@ -193,18 +196,30 @@ async fn log_request<E: Endpoint>(
     req: Request,
     templates: Arc<RouteTemplates>,
 ) -> poem::Result<Response> {
+    let id = request_id::accept_or_generate(
+        req.header(request_id::HEADER)
+            .filter(|_| req.headers().get_all(request_id::HEADER).iter().count() == 1),
+    );
     let span = tracing::info_span!(
         "request",
+        request_id = %id,
         method = %req.method(),
         user_id = tracing::field::Empty,
         mcp_method = tracing::field::Empty,
         mcp_tool = tracing::field::Empty,
     );
     let started = Instant::now();
-    let resp = match next.call(req).instrument(span.clone()).await {
-        Ok(resp) => resp.into_response(),
-        Err(err) => render(err),
-    };
+    let shared: Arc<str> = Arc::from(id.as_str());
+    let mut resp = request_id::scope(shared, async {
+        match next.call(req).instrument(span.clone()).await {
+            Ok(resp) => resp.into_response(),
+            Err(err) => render(err),
+        }
+    })
+    .await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert(request_id::HEADER, value);
+    }
     let route = match (resp.data::<OperationId>(), resp.data::<LoggedRoute>()) {
         (Some(op), _) => templates.get(op.0).unwrap_or("other"),
         (None, Some(route)) => route.0,

@@ -11,6 +11,7 @@ use poem::{
 use poem_openapi::ApiResponse;
 
 use super::{
+    request_id,
     response::JsonResponse,
     schemas::{ErrorBody, ErrorCode, Timestamp, ValidationIssue},
 };
@@ -71,6 +72,7 @@ fn body(code: ErrorCode, detail: impl Into<String>) -> JsonResponse<ErrorBody> {
         error_code: code,
         timestamp: Timestamp::now(),
         errors: None,
+        request_id: request_id::current(),
     })
 }
 

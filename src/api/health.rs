@@ -60,6 +60,8 @@ pub struct HealthUnavailable {
     pub error_code: ErrorCode,
     /// When the check failed.
     pub timestamp: Timestamp,
+    /// The request's id (also the `X-Request-Id` response header).
+    pub request_id: String,
 }
 
 impl poem_openapi::types::Example for HealthUnavailable {
@@ -70,6 +72,7 @@ impl poem_openapi::types::Example for HealthUnavailable {
             detail: "database unavailable".into(),
             error_code: ErrorCode::DatabaseUnavailable,
             timestamp: Timestamp(1_766_570_400_123),
+            request_id: "4f3c2a1b9d8e4f7a8b6c5d4e3f2a1b0c".into(),
         }
     }
 }
@@ -110,6 +113,7 @@ impl<S: TaskStore> HealthApi<S> {
                         detail: "database unavailable".into(),
                         error_code: ErrorCode::DatabaseUnavailable,
                         timestamp: Timestamp::now(),
+                        request_id: super::request_id::current(),
                     }),
                     RETRY_AFTER_SECS,
                 )

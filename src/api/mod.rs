@@ -4,6 +4,7 @@
 pub mod body;
 pub mod error;
 pub mod health;
+pub mod request_id;
 pub mod response;
 pub mod schemas;
 pub mod security;
@@ -35,7 +36,9 @@ Multi-user todo API. Every `/api/{user_id}/tasks` operation needs `Authorization
 issued by Better Auth; `user_id` in the path must be the token's subject (`sub`).
 
 Every error response has the same JSON body: `detail` (for people), `error_code` (stable, for \
-programs) and `timestamp`; validation errors add `errors`, one entry per field at fault.
+programs), `timestamp` and `request_id`; validation errors add `errors`, one entry per field at \
+fault. Every response carries `X-Request-Id` (the client's own when it sends a sane one: 1 to 128 \
+visible ASCII characters); quote it when reporting a problem.
 
 Ids are 64-bit integers (`int64`); timestamps are RFC 3339 UTC strings with millisecond precision.";
 

@@ -798,6 +798,9 @@ pub struct ErrorBody {
     pub error_code: ErrorCode,
     /// When the error happened.
     pub timestamp: Timestamp,
+    /// The request's id, also sent as the `X-Request-Id` response header and written in every
+    /// log line of the request: quote it when reporting a problem.
+    pub request_id: String,
     /// Field-level problems; present on `VALIDATION_ERROR` only.
     #[oai(skip_serializing_if_is_none)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -810,6 +813,7 @@ impl Example for ErrorBody {
             detail: "body.title: title must contain at least one non-whitespace character".into(),
             error_code: ErrorCode::ValidationError,
             timestamp: Timestamp(1_766_570_400_123),
+            request_id: "4f3c2a1b9d8e4f7a8b6c5d4e3f2a1b0c".into(),
             errors: Some(vec![ValidationIssue::example()]),
         }
     }

@@ -12,7 +12,7 @@ use poem::{
 };
 use serde_json::Value;
 
-use super::{Caller, LoggedRoute};
+use super::{CallRequestId, Caller, LoggedRoute};
 use crate::{
     api::{
         error::{ApiError, CHALLENGE_MISSING, with_status},
@@ -203,6 +203,8 @@ impl<E> McpHttp<E> {
         let span = tracing::Span::current();
         span.record("user_id", user.as_str());
         req.extensions_mut().insert(Caller(user));
+        req.extensions_mut()
+            .insert(CallRequestId(crate::api::request_id::current()));
 
         let limit = self.policy.max_body_bytes;
         if req

@@ -36,6 +36,10 @@ pub use tools::TodoTools;
 #[derive(Debug, Clone)]
 pub struct Caller(pub UserId);
 
+/// The id of the HTTP request a tool call came in, for the error bodies the tool returns.
+#[derive(Debug, Clone)]
+pub struct CallRequestId(pub String);
+
 /// The route a response is logged under, for endpoints outside the OpenAPI operations.
 #[derive(Debug, Clone, Copy)]
 pub struct LoggedRoute(pub &'static str);

@@ -19,7 +19,7 @@ use rmcp::{
 };
 use serde_json::{Value, json};
 
-use super::{Caller, schemas};
+use super::{CallRequestId, Caller, schemas};
 use crate::{
     api::{
         body::{ObjectReader, RequestSchema, parse_fields},
@@ -85,7 +85,7 @@ which needs a due: the first occurrence). Example: \"call mum every Sunday at 6 
         args: JsonObject,
         Extension(parts): Extension<Parts>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(respond(async {
+        Ok(respond(&parts, async {
             let (owner, args) = caller(&parts, args)?;
             let new_task =
                 parse_fields(args, ARGUMENTS, <TaskCreate as RequestSchema>::parse).await?;
@@ -114,7 +114,7 @@ due_at/due_date, recurrence, ...) and count.",
         args: JsonObject,
         Extension(parts): Extension<Parts>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(respond(async {
+        Ok(respond(&parts, async {
             let (owner, args) = caller(&parts, args)?;
             let status = parse_fields(args, ARGUMENTS, |r| {
                 let name = r.optional_choice("status", &StatusFilter::NAMES)?;
@@ -145,7 +145,7 @@ user's) is a NOT_FOUND error.",
         args: JsonObject,
         Extension(parts): Extension<Parts>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(respond(async {
+        Ok(respond(&parts, async {
             let (owner, args) = caller(&parts, args)?;
             let id = task_id(args).await?;
             let task = self.tasks.get(&owner, id).await.map_err(task_error)?;
@@ -170,7 +170,7 @@ null stops the repetition), complete (true/false). Example: move task 42 to Frid
         args: JsonObject,
         Extension(parts): Extension<Parts>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(respond(async {
+        Ok(respond(&parts, async {
             let (owner, args) = caller(&parts, args)?;
             let (id, changes) = parse_fields(args, ARGUMENTS, |r| {
                 let id = r.id("task_id");
@@ -201,7 +201,7 @@ occurrence (returned as next_occurrence_id). Argument: task_id (required). Examp
         args: JsonObject,
         Extension(parts): Extension<Parts>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(respond(async {
+        Ok(respond(&parts, async {
             let (owner, args) = caller(&parts, args)?;
             let id = task_id(args).await?;
             let task = self
@@ -235,7 +235,7 @@ finished after all. Idempotent. Argument: task_id (required). Example: {\"task_i
         args: JsonObject,
         Extension(parts): Extension<Parts>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(respond(async {
+        Ok(respond(&parts, async {
             let (owner, args) = caller(&parts, args)?;
             let id = task_id(args).await?;
             let task = self
@@ -261,7 +261,7 @@ the user asks to remove a task, not when they finished it (use complete_task). A
         args: JsonObject,
         Extension(parts): Extension<Parts>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(respond(async {
+        Ok(respond(&parts, async {
             let (owner, args) = caller(&parts, args)?;
             let id = task_id(args).await?;
             self.tasks.delete(&owner, id).await.map_err(task_error)?;
@@ -286,7 +286,7 @@ have?\". No arguments. Example: {}.",
         args: JsonObject,
         Extension(parts): Extension<Parts>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(respond(async {
+        Ok(respond(&parts, async {
             let (owner, args) = caller(&parts, args)?;
             parse_fields(args, ARGUMENTS, |_| Some(())).await?;
             let tags = self.tasks.tags(&owner).await.map_err(task_error)?;
@@ -363,12 +363,17 @@ fn task_error(e: TaskError) -> ApiError {
 /// the tool's `outputSchema` even on errors (the official TypeScript SDK rejects the whole result
 /// otherwise), and an error body is not a task.
 async fn respond(
+    parts: &Parts,
     outcome: impl Future<Output = Result<CallToolResult, ApiError>>,
 ) -> CallToolResult {
     match outcome.await {
         Ok(result) => result,
         Err(error) => {
-            let text = serde_json::to_string(error.body()).unwrap_or_default();
+            let mut body = error.body().clone();
+            if let Some(CallRequestId(id)) = parts.extensions.get::<CallRequestId>() {
+                body.request_id.clone_from(id);
+            }
+            let text = serde_json::to_string(&body).unwrap_or_default();
             CallToolResult::error(vec![ContentBlock::text(text)])
         }
     }

@@ -14,6 +14,7 @@ mod openapi;
 mod persistence;
 mod postgres;
 mod recurrence;
+mod request_id;
 mod tags;
 mod task_model;
 mod tasks;

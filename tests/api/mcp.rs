@@ -317,6 +317,24 @@ async fn tool_errors_carry_the_rest_error_body(backend: Backend) {
 
     let body = mcp.err("add_task", json!({}), "VALIDATION_ERROR").await;
     assert_eq!(locs(&body), ["arguments.title"]);
+
+    // The error body quotes the HTTP request's id, as REST error bodies do.
+    let call = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+        "params": {"name": "get_task", "arguments": {"task_id": 999_999}}});
+    let resp = mcp
+        .request(&call)
+        .header("x-request-id", "mcp-trace-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["x-request-id"], "mcp-trace-1");
+    let answer = read_message(resp).await;
+    let text = answer["result"]["content"][0]["text"].as_str().unwrap();
+    let error: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(
+        (&error["error_code"], &error["request_id"]),
+        (&json!("NOT_FOUND"), &json!("mcp-trace-1"))
+    );
     let body = mcp
         .err(
             "add_task",

@@ -6,8 +6,9 @@ use reqwest::{Response, StatusCode, header::HeaderMap};
 use serde_json::Value;
 
 /// Assert the contract's error shape and return the body: exact status, JSON content type,
-/// `detail` (non-empty string), `error_code`, an RFC 3339 UTC `timestamp`, nothing else but
-/// `errors` on validation failures.
+/// `detail` (non-empty string), `error_code`, an RFC 3339 UTC `timestamp`, the `request_id` that
+/// the `X-Request-Id` response header also carries, nothing else but `errors` on validation
+/// failures.
 pub async fn assert_error(resp: Response, status: StatusCode, code: &str) -> (HeaderMap, Value) {
     assert_eq!(resp.status(), status, "status");
     let headers = resp.headers().clone();
@@ -19,6 +20,12 @@ pub async fn assert_error(resp: Response, status: StatusCode, code: &str) -> (He
         "detail in {body}"
     );
     assert_timestamp(&body["timestamp"]);
+    let request_id = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("an X-Request-Id header on every response");
+    assert!(!request_id.is_empty());
+    assert_eq!(body["request_id"], request_id, "request_id in {body}");
     let keys: Vec<&str> = body
         .as_object()
         .unwrap()
@@ -27,7 +34,7 @@ pub async fn assert_error(resp: Response, status: StatusCode, code: &str) -> (He
         .collect();
     for key in &keys {
         assert!(
-            ["detail", "error_code", "timestamp", "errors"].contains(key),
+            ["detail", "error_code", "timestamp", "request_id", "errors"].contains(key),
             "unexpected key {key} in {body}"
         );
     }
