@@ -14,7 +14,7 @@ use crate::{
         AuthPolicy,
         dev_token::{self, DevSigningKey},
     },
-    config::{Overrides, Settings},
+    config::{LogFormat, Overrides, Settings},
     startup::{self, Application},
     store::{self, transfer, url::redact},
     telemetry,
@@ -212,7 +212,20 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(&settings).await?;
     let stop = startup::shutdown_signal()?;
     let url = format!("http://{}", app.local_addr());
-    println!("todo-api listening on {url} (docs: {url}/docs)");
+    // The one line on stdout that says where the service is; JSON when the logs are, so a log
+    // pipeline reads it like every other line.
+    match settings.log.format {
+        LogFormat::Text => println!("todo-api listening on {url} (docs: {url}/docs)"),
+        LogFormat::Json => println!(
+            "{}",
+            serde_json::json!({
+                "message": "listening",
+                "url": url,
+                "docs": format!("{url}/docs"),
+                "version": env!("CARGO_PKG_VERSION"),
+            })
+        ),
+    }
     tracing::info!(%url, "listening");
     app.run_until(stop).await?;
     tracing::info!("stopped");

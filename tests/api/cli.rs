@@ -261,3 +261,30 @@ fn a_zero_busy_timeout_is_a_configuration_error() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("busy_timeout_ms"));
 }
+
+#[test]
+fn with_json_logs_the_start_up_line_is_json_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = todo_api(dir.path())
+        .env("PORT", "0")
+        .env("BETTER_AUTH_SECRET", SECRET)
+        .env("TODO_LOG__FORMAT", "json")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let _ = stop(child);
+
+    let start: Value = serde_json::from_str(&line).expect("the start-up line is one JSON object");
+    assert_eq!(start["message"], "listening");
+    let url = start["url"].as_str().unwrap();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert_eq!(start["docs"], format!("{url}/docs"));
+    assert_eq!(start["version"], env!("CARGO_PKG_VERSION"));
+}
