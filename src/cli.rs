@@ -60,6 +60,13 @@ pub enum Command {
     },
     /// Create the database if needed and apply pending schema migrations, then exit.
     Migrate,
+    /// Copy the SQLite database into a new file while the server may be running (`VACUUM INTO`),
+    /// then check the copy (`integrity_check`). For PostgreSQL use `pg_dump`.
+    Backup {
+        /// The new file to write; it must not exist.
+        #[arg(value_name = "PATH")]
+        path: PathBuf,
+    },
     /// Copy every task, ids and timestamps intact, from one database into another, empty one
     /// (for example from a SQLite file to PostgreSQL). Stop the servers writing to the source first.
     MigrateData {
@@ -114,6 +121,21 @@ pub fn main() -> anyhow::Result<()> {
             runtime()?.block_on(async {
                 store::open(&settings.database.url, &settings.database).await?;
                 println!("database {} is up to date", redact(&settings.database.url));
+                anyhow::Ok(())
+            })
+        }
+        Command::Backup { path } => {
+            let (settings, _) = load(cli.config.as_deref(), &Overrides::default())?;
+            telemetry::init(&settings.log.filter, settings.log.format);
+            runtime()?.block_on(async {
+                let tasks = store::backup(&settings.database.url, &path)
+                    .await
+                    .with_context(|| format!("backing up {}", redact(&settings.database.url)))?;
+                println!(
+                    "backed up {} to {} ({tasks} tasks, integrity ok)",
+                    redact(&settings.database.url),
+                    path.display()
+                );
                 anyhow::Ok(())
             })
         }

@@ -5,7 +5,7 @@
 pub mod api;
 /// Bearer-token verification, the auth policy resolved from the settings, development tokens.
 pub mod auth;
-/// The command line (`serve`, `openapi`, `token`, `migrate`, `migrate-data`).
+/// The command line (`serve`, `openapi`, `token`, `migrate`, `migrate-data`, `backup`).
 pub mod cli;
 /// Layered, typed settings.
 pub mod config;

@@ -86,6 +86,26 @@ pub async fn open(url: &str, db: &DatabaseSettings) -> Result<AnyStore, OpenErro
     }
 }
 
+/// Copy the database `url` names into the new file `target` while it may be in use, and check
+/// the copy; returns the number of tasks in it. SQLite only: PostgreSQL has `pg_dump`.
+pub async fn backup(url: &str, target: &std::path::Path) -> Result<i64, OpenError> {
+    match DatabaseUrl::parse(url) {
+        Some(DatabaseUrl::Sqlite(path)) => {
+            let target = target.to_owned();
+            // Copying a file blocks: keep it off the async runtime.
+            let copied =
+                tokio::task::spawn_blocking(move || sqlite::backup::backup(&path, &target))
+                    .await
+                    .map_err(|e| StoreError::Internal(Box::new(e)))??;
+            Ok(copied)
+        }
+        Some(DatabaseUrl::Postgres) => Err(OpenError::Store(StoreError::Internal(
+            "backup copies SQLite files; for PostgreSQL use pg_dump".into(),
+        ))),
+        None => Err(OpenError::UnsupportedUrl(url::redact(url))),
+    }
+}
+
 /// Why `open` failed.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {

@@ -4,6 +4,7 @@
 mod support;
 
 mod auth;
+mod backup;
 mod better_auth;
 mod cli;
 mod concurrency;

@@ -10,6 +10,7 @@
 //! pool and, thanks to WAL, never wait for the writer. `busy_timeout` guards against other
 //! processes (the `migrate` command, a backup tool) holding the lock.
 
+pub mod backup;
 mod executor;
 mod import;
 mod migrate;
