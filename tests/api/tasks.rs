@@ -5,43 +5,9 @@ use rstest_reuse::apply;
 use serde_json::{Value, json};
 
 use crate::support::{
-    Backend, assert_error, assert_json_content_type, assert_timestamp, every_backend, spawn_or_skip,
+    Backend, assert_error, assert_json_content_type, assert_task_model, every_backend,
+    spawn_or_skip,
 };
-
-fn assert_task_shape(task: &Value) {
-    let keys: Vec<&str> = task
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    let mut keys = keys;
-    keys.sort_unstable();
-    assert_eq!(
-        keys,
-        [
-            "complete",
-            "completed_at",
-            "created_at",
-            "description",
-            "due_at",
-            "due_date",
-            "id",
-            "next_occurrence_id",
-            "priority",
-            "recurrence",
-            "tags",
-            "time_zone",
-            "title",
-            "updated_at",
-            "user_id"
-        ],
-        "task fields of {task}"
-    );
-    assert!(task["id"].as_i64().is_some_and(|id| id > 0), "id of {task}");
-    assert_timestamp(&task["created_at"]);
-    assert_timestamp(&task["updated_at"]);
-}
 
 #[apply(every_backend)]
 #[tokio::test]
@@ -59,7 +25,7 @@ async fn creating_a_task_returns_201_with_the_task_and_its_location(backend: Bac
     assert_json_content_type(resp.headers());
     let location = resp.headers()["location"].to_str().unwrap().to_owned();
     let task: Value = resp.json().await.unwrap();
-    assert_task_shape(&task);
+    assert_task_model(&task);
     assert_eq!(location, format!("/api/alice/tasks/{}", task["id"]));
     assert_eq!(task["user_id"], "alice");
     assert_eq!(task["title"], "Buy milk");
@@ -164,7 +130,7 @@ async fn replacing_a_task_sets_every_field_and_moves_updated_at_forward(backend:
 
     assert_eq!(resp.status(), StatusCode::OK);
     let replaced: Value = resp.json().await.unwrap();
-    assert_task_shape(&replaced);
+    assert_task_model(&replaced);
     assert_eq!(replaced["id"], task["id"]);
     assert_eq!(replaced["title"], "final");
     assert_eq!(replaced["description"], "with notes");
@@ -244,7 +210,7 @@ async fn toggling_flips_complete_each_time(backend: Backend) {
     let resp = app.toggle_task("alice", &task["id"]).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let once: Value = resp.json().await.unwrap();
-    assert_task_shape(&once);
+    assert_task_model(&once);
     assert_eq!(once["complete"], true);
     assert!(once["updated_at"].as_str() > task["updated_at"].as_str());
 
