@@ -89,6 +89,16 @@ pub(super) fn insert_task(
     Ok(task)
 }
 
+/// The owner's task `id`; `NotFound` when the owner has none with that id.
+fn select_task(conn: &Connection, owner: &str, id: TaskId) -> Result<Task, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1 AND user_id = ?2"
+        ))
+        .map_err(map_error)?;
+    one_task(stmt.query_row(params![id, owner], task_from_row).optional())
+}
+
 /// The `task_tags` rows of one task.
 pub(super) fn insert_tags(
     conn: &Connection,
@@ -146,18 +156,8 @@ impl TaskStore for SqliteStore {
     #[tracing::instrument(name = "sqlite.get", skip_all)]
     async fn get(&self, owner: &UserId, id: TaskId) -> Result<Task, StoreError> {
         let owner = owner.clone();
-        self.read(move |conn| {
-            let mut stmt = conn
-                .prepare_cached(&format!(
-                    "SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1 AND user_id = ?2"
-                ))
-                .map_err(map_error)?;
-            one_task(
-                stmt.query_row(params![id, owner.as_str()], task_from_row)
-                    .optional(),
-            )
-        })
-        .await
+        self.read(move |conn| select_task(conn, owner.as_str(), id))
+            .await
     }
 
     #[tracing::instrument(name = "sqlite.modify", skip_all)]
@@ -176,16 +176,7 @@ impl TaskStore for SqliteStore {
         // and the write below. `updated_at` moves forward by at least a millisecond on every
         // change, even if the clock steps back.
         self.write(move |conn| {
-            let mut select = conn
-                .prepare_cached(&format!(
-                    "SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1 AND user_id = ?2"
-                ))
-                .map_err(map_error)?;
-            let current = one_task(
-                select
-                    .query_row(params![id, owner.as_str()], task_from_row)
-                    .optional(),
-            )?;
+            let current = select_task(conn, owner.as_str(), id)?;
             let write = match decide(&current) {
                 Ok(write) => write,
                 Err(refusal) => return Ok(Err(refusal)),
