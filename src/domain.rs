@@ -9,6 +9,7 @@
 use std::fmt;
 
 pub mod due;
+pub mod list;
 pub mod priority;
 pub mod recurrence;
 pub mod schedule;

@@ -222,6 +222,11 @@ impl ObjectReader {
         self.map.remove(field)
     }
 
+    /// Two fields that contradict each other: a problem reported on `field`.
+    pub fn conflict(&mut self, field: &str, msg: &str) {
+        self.issue(field, msg, "conflict");
+    }
+
     fn missing(&mut self, field: &str) {
         self.issue(field, format!("`{field}` is required"), "missing");
     }
@@ -266,6 +271,52 @@ impl ObjectReader {
         match self.take(field) {
             None | Some(Value::Null) => Some(None),
             Some(v) => self.string(field, v).map(Some),
+        }
+    }
+
+    /// An optional boolean, as the text a query parameter would carry (`"true"`/`"false"`).
+    pub fn optional_bool_text(&mut self, field: &str) -> Option<Option<String>> {
+        match self.take(field) {
+            None | Some(Value::Null) => Some(None),
+            Some(Value::Bool(b)) => Some(Some(b.to_string())),
+            Some(_) => {
+                self.issue(field, format!("`{field}` must be a boolean"), "bool_type");
+                None
+            }
+        }
+    }
+
+    /// An optional integer, as the text a query parameter would carry.
+    pub fn optional_integer_text(&mut self, field: &str) -> Option<Option<String>> {
+        match self.take(field) {
+            None | Some(Value::Null) => Some(None),
+            Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Some(Some(n.to_string())),
+            Some(_) => {
+                self.issue(field, format!("`{field}` must be an integer"), "int_type");
+                None
+            }
+        }
+    }
+
+    /// A string or an array of strings (a repeatable query parameter); empty when absent.
+    pub fn strings(&mut self, field: &str) -> Option<Vec<String>> {
+        match self.take(field) {
+            None | Some(Value::Null) => Some(Vec::new()),
+            Some(Value::String(s)) => Some(vec![s]),
+            Some(Value::Array(items)) if items.iter().all(Value::is_string) => Some(
+                items
+                    .into_iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect(),
+            ),
+            Some(_) => {
+                self.issue(
+                    field,
+                    format!("`{field}` must be a string or an array of strings"),
+                    "string_type",
+                );
+                None
+            }
         }
     }
 

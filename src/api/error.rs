@@ -15,7 +15,11 @@ use super::{
     response::JsonResponse,
     schemas::{ErrorBody, ErrorCode, Timestamp, ValidationIssue},
 };
-use crate::{auth::AuthError, store::StoreError, tasks::TaskError};
+use crate::{
+    auth::AuthError,
+    store::StoreError,
+    tasks::{ListRefusal, TaskError},
+};
 
 /// Seconds a client should wait before retrying a 503.
 pub const RETRY_AFTER_SECS: u32 = 1;
@@ -209,6 +213,28 @@ impl From<AuthError> for ApiError {
                     RETRY_AFTER_SECS,
                 )
             }
+        }
+    }
+}
+
+impl From<ListRefusal> for ApiError {
+    fn from(refusal: ListRefusal) -> Self {
+        Self::from_list(refusal, "query")
+    }
+}
+
+impl ApiError {
+    /// Bad list parameters are a 422 naming each (`loc: [root, name]`); a cursor that does not
+    /// fit is a 400.
+    pub fn from_list(refusal: ListRefusal, root: &str) -> Self {
+        match refusal {
+            ListRefusal::Invalid(issues) => Self::validation(
+                issues
+                    .into_iter()
+                    .map(|i| ValidationIssue::new(&[root, i.name], i.message, i.kind))
+                    .collect(),
+            ),
+            ListRefusal::Cursor(detail) => Self::bad_request(detail),
         }
     }
 }

@@ -4,6 +4,7 @@
 pub mod body;
 pub mod error;
 pub mod health;
+pub mod list_query;
 pub mod request_id;
 pub mod response;
 pub mod schemas;
@@ -16,7 +17,10 @@ use poem_openapi::{ContactObject, LicenseObject, OpenApi, OpenApiService, Server
 
 use crate::{
     auth::TokenVerifier,
-    domain::{Task, TaskEdit, TaskId, TaskWrite, UserId},
+    domain::{
+        Task, TaskEdit, TaskId, TaskWrite, UserId,
+        list::{PageQuery, TaskPage},
+    },
     store::{StoreError, TagCount, TaskStore},
     tasks::TaskService,
 };
@@ -99,7 +103,7 @@ pub fn document() -> Service<NoStore> {
 pub struct NoStore;
 
 impl TaskStore for NoStore {
-    async fn list(&self, _: &UserId) -> Result<Vec<Task>, StoreError> {
+    async fn list(&self, _: &UserId, _: PageQuery) -> Result<TaskPage, StoreError> {
         Err(no_store())
     }
     async fn create(&self, _: &UserId, _: TaskEdit) -> Result<Task, StoreError> {
@@ -119,6 +123,9 @@ impl TaskStore for NoStore {
         Err(no_store())
     }
     async fn delete(&self, _: &UserId, _: TaskId) -> Result<(), StoreError> {
+        Err(no_store())
+    }
+    async fn delete_completed(&self, _: &UserId) -> Result<u64, StoreError> {
         Err(no_store())
     }
     async fn ping(&self) -> Result<(), StoreError> {

@@ -486,10 +486,16 @@ impl Example for Task {
 #[derive(Debug, Clone, Object, Serialize)]
 #[oai(rename = "TaskList", example)]
 pub struct TaskList {
-    /// Every task the caller owns, ordered by id ascending; empty when there are none.
+    /// This page of the caller's tasks that match the filters, in the requested order; empty
+    /// when none match.
     pub tasks: Vec<Task>,
-    /// Number of tasks in `tasks`.
+    /// Number of tasks in `tasks` (this page).
     pub count: i64,
+    /// Number of the caller's tasks that match the filters, over all pages.
+    pub total: i64,
+    /// Pass it as `cursor` (with the same filters and sort) to get the next page; null on the
+    /// last page. Opaque: do not build or edit it.
+    pub next_cursor: Option<String>,
 }
 
 impl Example for TaskList {
@@ -497,7 +503,25 @@ impl Example for TaskList {
         Self {
             tasks: vec![Task::example()],
             count: 1,
+            total: 7,
+            next_cursor: Some(
+                "eyJ2IjoxLCJ1IjoiOWJkNTk4MzYiLCJzIjoiaWQiLCJrIjo0MiwiaSI6NDJ9".into(),
+            ),
         }
+    }
+}
+
+/// The result of clearing completed tasks.
+#[derive(Debug, Clone, Object, Serialize)]
+#[oai(rename = "DeletedTasks", example)]
+pub struct DeletedTasks {
+    /// How many tasks were deleted (0 when none were complete).
+    pub deleted: i64,
+}
+
+impl Example for DeletedTasks {
+    fn example() -> Self {
+        Self { deleted: 3 }
     }
 }
 

@@ -8,17 +8,29 @@
 
 use std::sync::Arc;
 
-use poem_openapi::{ApiResponse, OpenApi, param::Path};
+use poem_openapi::{
+    ApiResponse, OpenApi,
+    param::{Path, Query},
+};
 
 use super::{
     ApiTags,
     body::JsonBody,
     error::ApiError,
+    list_query::{Deferred, TaskSort, shown},
     response::JsonResponse,
-    schemas::{TagCount, TagList, Task, TaskCreate, TaskList, TaskReplace, TaskUpdate},
+    schemas::{
+        DeletedTasks, Priority, TagCount, TagList, Task, TaskCreate, TaskList, TaskReplace,
+        TaskUpdate,
+    },
     security::BearerAuth,
 };
-use crate::{auth::TokenVerifier, store::TaskStore, tasks::TaskService};
+use crate::{
+    auth::TokenVerifier,
+    domain::now_ms,
+    store::TaskStore,
+    tasks::{ListParams, ListRequest, TaskService},
+};
 
 /// The Tasks operations, over any store backend.
 pub struct TasksApi<S> {
@@ -39,9 +51,22 @@ impl<S: TaskStore> TasksApi<S> {
 
 #[derive(ApiResponse)]
 pub enum ListTasksResponse {
-    /// The caller's tasks, ordered by id ascending.
+    /// One page of the caller's tasks that match the filters, in the requested order.
     #[oai(status = 200)]
-    Ok(JsonResponse<TaskList>),
+    Ok(
+        JsonResponse<TaskList>,
+        /// The next page (RFC 8288), when there is one:
+        /// `</api/{user_id}/tasks?...&cursor=...>; rel="next"`.
+        #[oai(header = "Link")]
+        Option<String>,
+    ),
+}
+
+#[derive(ApiResponse)]
+pub enum DeleteCompletedResponse {
+    /// The completed tasks were deleted.
+    #[oai(status = 200)]
+    Ok(JsonResponse<DeletedTasks>),
 }
 
 #[derive(ApiResponse)]
@@ -83,29 +108,128 @@ type Result<T> = std::result::Result<T, ApiError>;
 impl<S: TaskStore> TasksApi<S> {
     /// List tasks
     ///
-    /// All of the user's tasks, ordered by id ascending.
+    /// One page of the user's tasks, filtered and sorted, at most `limit` (default 100) at a
+    /// time. When more match, `next_cursor` (and the `Link` header) continue the list: pass it
+    /// as `cursor` with the same filters and sort. Pages never repeat or skip a task that exists
+    /// for the whole walk, whatever is created or deleted meanwhile. Bad values are a 422 naming
+    /// the parameter; a cursor used with other filters, another sort or by another user is a 400.
+    /// Unknown parameters are ignored.
     #[oai(
         path = "/api/:user_id/tasks",
         method = "get",
         operation_id = "listTasks"
     )]
+    #[allow(clippy::too_many_arguments)]
     async fn list_tasks(
+        &self,
+        req: &poem::Request,
+        auth: BearerAuth,
+        /// The user whose tasks these are; must be the token's subject.
+        user_id: Path<String>,
+        /// Only complete (`true`) or not complete (`false`) tasks.
+        #[oai(example = "shown::complete")]
+        complete: Query<Deferred<bool>>,
+        /// Only tasks with one of these priorities: comma-separated (`high,medium`) or repeated.
+        #[oai(example = "shown::priority")]
+        priority: Query<Deferred<Vec<Priority>>>,
+        /// Only tasks carrying this tag (case-insensitive); repeated, tasks carrying all of them.
+        #[oai(example = "shown::tag")]
+        tag: Query<Deferred<Vec<String>>>,
+        /// Only tasks due strictly before this RFC 3339 date-time, or before the start of this
+        /// `YYYY-MM-DD` day in `tz`. A task with a `due_date` is due at the start of its day in
+        /// `tz`.
+        #[oai(example = "shown::due_before")]
+        due_before: Query<Deferred<String>>,
+        /// Only tasks due at or after this RFC 3339 date-time, or the start of this `YYYY-MM-DD`
+        /// day in `tz`.
+        #[oai(example = "shown::due_after")]
+        due_after: Query<Deferred<String>>,
+        /// `true`: only tasks not complete and due before now; `false`: only the others.
+        #[oai(example = "shown::overdue")]
+        overdue: Query<Deferred<bool>>,
+        /// The IANA time zone that `YYYY-MM-DD` values and tasks' `due_date`s are read in
+        /// (default UTC).
+        #[oai(example = "shown::tz")]
+        tz: Query<Deferred<String>>,
+        /// Only tasks whose title or description contains this text, ignoring case
+        /// (Unicode-aware: `Ä` finds `ä`); 1 to 100 characters.
+        #[oai(example = "shown::q", validator(min_length = 1, max_length = 100))]
+        q: Query<Deferred<String>>,
+        /// The order (default `id`).
+        #[oai(example = "shown::sort")]
+        sort: Query<Deferred<TaskSort>>,
+        /// Most tasks in this page, 1 to 500.
+        #[oai(
+            default = "shown::limit",
+            validator(minimum(value = "1"), maximum(value = "500"))
+        )]
+        limit: Query<Deferred<u32>>,
+        /// Where to continue: the `next_cursor` of the previous page, unchanged.
+        #[oai(example = "shown::cursor")]
+        cursor: Query<Deferred<String>>,
+    ) -> Result<ListTasksResponse> {
+        let owner = auth.owner(&self.verifier, &user_id).await?;
+        let params = ListParams {
+            complete: complete.first(),
+            priority: priority.all(),
+            tag: tag.all(),
+            due_before: due_before.first(),
+            due_after: due_after.first(),
+            overdue: overdue.first(),
+            tz: tz.first(),
+            q: q.first(),
+            sort: sort.first(),
+            limit: limit.first(),
+            cursor: cursor.first(),
+        };
+        let request = ListRequest::parse(&owner, &params, now_ms())?;
+        let page = self.tasks.list(&owner, request).await?;
+        let link = page.next_cursor.as_deref().map(|next| {
+            format!(
+                "</api/{}/tasks?{}>; rel=\"next\"",
+                percent_encode(owner.as_str()),
+                query_with_cursor(req.uri().query().unwrap_or(""), next)
+            )
+        });
+        let tasks: Vec<Task> = page.tasks.into_iter().map(Task::from).collect();
+        Ok(ListTasksResponse::Ok(
+            JsonResponse(TaskList {
+                count: i64::try_from(tasks.len()).unwrap_or(i64::MAX),
+                tasks,
+                total: page.total,
+                next_cursor: page.next_cursor,
+            }),
+            link,
+        ))
+    }
+
+    /// Clear completed tasks
+    ///
+    /// Deletes every complete task of the user and says how many. `complete=true` is required,
+    /// so a bare `DELETE` can never empty a list (it is a 400).
+    #[oai(
+        path = "/api/:user_id/tasks",
+        method = "delete",
+        operation_id = "deleteCompletedTasks"
+    )]
+    async fn delete_completed_tasks(
         &self,
         auth: BearerAuth,
         /// The user whose tasks these are; must be the token's subject.
         user_id: Path<String>,
-    ) -> Result<ListTasksResponse> {
+        /// Must be `true`: which tasks to delete.
+        #[oai(example = "shown::clear_complete")]
+        complete: Query<Deferred<bool, true>>,
+    ) -> Result<DeleteCompletedResponse> {
         let owner = auth.owner(&self.verifier, &user_id).await?;
-        let tasks: Vec<Task> = self
-            .tasks
-            .list(&owner)
-            .await?
-            .into_iter()
-            .map(Task::from)
-            .collect();
-        Ok(ListTasksResponse::Ok(JsonResponse(TaskList {
-            count: i64::try_from(tasks.len()).unwrap_or(i64::MAX),
-            tasks,
+        if complete.first().as_deref() != Some("true") {
+            return Err(ApiError::bad_request(
+                "send complete=true to delete every completed task; nothing was deleted",
+            ));
+        }
+        let deleted = self.tasks.clear_completed(&owner).await?;
+        Ok(DeleteCompletedResponse::Ok(JsonResponse(DeletedTasks {
+            deleted: i64::try_from(deleted).unwrap_or(i64::MAX),
         })))
     }
 
@@ -282,4 +406,16 @@ fn percent_encode(segment: &str) -> String {
         }
     }
     out
+}
+
+/// The request's query string with its `cursor` replaced by `next`, for the `Link` header:
+/// every other parameter (unknown ones included) is kept as sent.
+fn query_with_cursor(query: &str, next: &str) -> String {
+    let mut kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| !pair.is_empty() && pair.split('=').next() != Some("cursor"))
+        .collect();
+    let cursor = format!("cursor={next}");
+    kept.push(&cursor);
+    kept.join("&")
 }

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, LocalResult, NaiveDate, NaiveTime, Offset, SecondsFormat, TimeZone, Utc};
 
 use super::DomainError;
 use super::schedule::ScheduleError;
@@ -264,5 +264,20 @@ mod tests {
         // Out of chrono's range: clamped, not a panic.
         assert!(!format_utc_millis(i64::MAX).is_empty());
         assert!(!format_utc_millis(i64::MIN).is_empty());
+    }
+}
+
+/// The instant a day starts in `tz`, in UTC milliseconds: local midnight, or if a DST change
+/// skips midnight, the instant the gap begins. Strictly increasing in `date`.
+pub fn start_of_day_ms(date: NaiveDate, tz: chrono_tz::Tz) -> i64 {
+    let midnight = date.and_time(NaiveTime::MIN);
+    match tz.from_local_datetime(&midnight) {
+        LocalResult::Single(dt) | LocalResult::Ambiguous(dt, _) => dt.timestamp_millis(),
+        LocalResult::None => {
+            let offset_before = tz
+                .offset_from_utc_datetime(&(midnight - chrono::Duration::days(1)))
+                .fix();
+            (midnight - offset_before).and_utc().timestamp_millis()
+        }
     }
 }

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use chrono::{DateTime, LocalResult, NaiveDate, NaiveTime, Offset, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use rrule::{Frequency, NWeekday, RRule, RRuleSet, Unvalidated, Weekday};
 
 use super::DomainError;
@@ -238,7 +238,9 @@ impl Recurrence {
         match (self.until, *due) {
             (None, _) => true,
             (Some(Until::At(until)), Due::At(ms)) => ms <= until,
-            (Some(Until::At(until)), Due::Date(date)) => local_midnight_ms(date, tz) <= until,
+            (Some(Until::At(until)), Due::Date(date)) => {
+                super::due::start_of_day_ms(date, tz) <= until
+            }
             (Some(Until::Date(until)), Due::At(ms)) => DateTime::<Utc>::from_timestamp_millis(ms)
                 .is_some_and(|dt| dt.with_timezone(&tz).date_naive() <= until),
             (Some(Until::Date(until)), Due::Date(date)) => date <= until,
@@ -301,21 +303,6 @@ fn first_instance(
         .into_iter()
         .take(MAX_INSTANCES_SCANNED)
         .find(|dt| accept(dt))
-}
-
-/// The instant a day starts in `tz`: local midnight, or if a DST change skips midnight, the
-/// instant the gap begins.
-fn local_midnight_ms(date: NaiveDate, tz: chrono_tz::Tz) -> i64 {
-    let midnight = date.and_time(NaiveTime::MIN);
-    match tz.from_local_datetime(&midnight) {
-        LocalResult::Single(dt) | LocalResult::Ambiguous(dt, _) => dt.timestamp_millis(),
-        LocalResult::None => {
-            let offset_before = tz
-                .offset_from_utc_datetime(&(midnight - chrono::Duration::days(1)))
-                .fix();
-            (midnight - offset_before).and_utc().timestamp_millis()
-        }
-    }
 }
 
 fn parse_count(value: &str) -> Result<u32, DomainError> {

@@ -8,10 +8,14 @@ use std::sync::Arc;
 use rmcp::model::JsonObject;
 use serde_json::{Value, json};
 
-use crate::domain::{
-    DESCRIPTION_MAX_CHARS, TITLE_MAX_CHARS,
-    recurrence::RECURRENCE_MAX_CHARS,
-    tags::{TAG_MAX_CHARS, TAGS_MAX_ITEMS},
+use crate::{
+    domain::{
+        DESCRIPTION_MAX_CHARS, TITLE_MAX_CHARS,
+        list::SortKey,
+        recurrence::RECURRENCE_MAX_CHARS,
+        tags::{TAG_MAX_CHARS, TAGS_MAX_ITEMS},
+    },
+    tasks::list::{DEFAULT_LIMIT, MAX_LIMIT, SEARCH_MAX_CHARS},
 };
 
 fn object(value: Value) -> Arc<JsonObject> {
@@ -125,16 +129,41 @@ pub fn task_id_input() -> Arc<JsonObject> {
 }
 
 pub fn list_tasks_input() -> Arc<JsonObject> {
+    let one_or_many =
+        |item: Value| json!({"anyOf": [item.clone(), {"type": "array", "items": item}]});
+    let sorts: Vec<String> = SortKey::ALL
+        .iter()
+        .flat_map(|(_, name)| [(*name).to_owned(), format!("-{name}")])
+        .collect();
     object(json!({
         "type": "object",
         "properties": {
+            "complete": {"type": "boolean", "description": "Only done (true) or not done (false) tasks."},
             "status": {
-                "type": "string", "enum": ["all", "pending", "completed"], "default": "all",
-                "description": "Which tasks: `pending` (not done yet), `completed`, or `all`."
+                "type": "string", "enum": ["all", "pending", "completed"],
+                "description": "Older spelling of complete: `pending` (not done), `completed`, or `all`."
             },
+            "priority": one_or_many(json!({"type": "string", "enum": ["none", "low", "medium", "high"]})),
+            "tag": one_or_many(json!({"type": "string", "minLength": 1, "maxLength": TAG_MAX_CHARS})),
+            "due_before": {"type": "string", "description": "RFC 3339 date-time or YYYY-MM-DD: due strictly before."},
+            "due_after": {"type": "string", "description": "RFC 3339 date-time or YYYY-MM-DD: due at or after."},
+            "overdue": {"type": "boolean", "description": "true: not done and due before now."},
+            "tz": {"type": "string", "description": "IANA time zone for YYYY-MM-DD values and all-day dues (default UTC)."},
+            "q": {"type": "string", "minLength": 1, "maxLength": SEARCH_MAX_CHARS, "description": "Text the title or description contains, ignoring case."},
+            "sort": {"type": "string", "enum": sorts},
+            "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+            "cursor": {"type": "string", "description": "next_cursor of the previous call."},
             "user_id": user_id()
         },
         "additionalProperties": false
+    }))
+}
+
+pub fn cleared_output() -> Arc<JsonObject> {
+    object(json!({
+        "type": "object",
+        "properties": {"deleted": {"type": "integer", "minimum": 0}},
+        "required": ["deleted"]
     }))
 }
 
@@ -203,9 +232,11 @@ pub fn task_list_output() -> Arc<JsonObject> {
         "type": "object",
         "properties": {
             "tasks": {"type": "array", "items": task()},
-            "count": {"type": "integer", "minimum": 0}
+            "count": {"type": "integer", "minimum": 0},
+            "total": {"type": "integer", "minimum": 0},
+            "next_cursor": {"type": ["string", "null"]}
         },
-        "required": ["tasks", "count"]
+        "required": ["tasks", "count", "total", "next_cursor"]
     }))
 }
 

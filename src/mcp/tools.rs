@@ -26,10 +26,46 @@ use crate::{
         error::ApiError,
         schemas::{Task as TaskView, TaskCreate, TaskUpdate, ValidationIssue},
     },
-    domain::{Task, TaskId, UserId},
+    domain::{Task, TaskId, UserId, now_ms},
     store::TaskStore,
-    tasks::{StatusFilter, TaskError, TaskService},
+    tasks::{ListPage, ListParams, ListRequest, TaskError, TaskService},
 };
+
+/// The list arguments, read as the REST query parameters would carry them. `status` (`all`,
+/// `pending`, `completed`) is the older spelling of `complete` and may not contradict it.
+fn read_list_params(r: &mut ObjectReader) -> Option<ListParams> {
+    let status = r.optional_choice("status", &["all", "pending", "completed"]);
+    let complete = r.optional_bool_text("complete");
+    let params = ListParams {
+        complete: None,
+        priority: r.strings("priority")?,
+        tag: r.strings("tag")?,
+        due_before: r.optional_string("due_before")?,
+        due_after: r.optional_string("due_after")?,
+        overdue: r.optional_bool_text("overdue")?,
+        tz: r.optional_string("tz")?,
+        q: r.optional_string("q")?,
+        sort: r.optional_string("sort")?,
+        limit: r.optional_integer_text("limit")?,
+        cursor: r.optional_string("cursor")?,
+    };
+    let from_status = match status? {
+        Some("pending") => Some("false".to_owned()),
+        Some("completed") => Some("true".to_owned()),
+        _ => None,
+    };
+    let complete = match (complete?, from_status) {
+        (Some(complete), Some(status)) if complete != status => {
+            r.conflict(
+                "status",
+                "`status` and `complete` disagree: send one of them",
+            );
+            return None;
+        }
+        (complete, status) => complete.or(status),
+    };
+    Some(ListParams { complete, ..params })
+}
 
 /// The first element of the `loc` of a problem in a tool's arguments.
 pub const ARGUMENTS: &str = "arguments";
@@ -100,11 +136,15 @@ which needs a due: the first occurrence). Example: \"call mum every Sunday at 6 
     }
 
     #[tool(
-        description = "List the user's tasks, oldest first. Use it to answer \"what do I have to do?\", \
-to find a task's id from its title before changing it, or to review finished work. Argument: status \
-(optional): \"pending\" for tasks not done yet, \"completed\" for done ones, \"all\" (the default) for \
-both. Example: {\"status\": \"pending\"}. Returns tasks[] (each with id, title, complete, priority, tags, \
-due_at/due_date, recurrence, ...) and count.",
+        description = "List the user's tasks, a page at a time (oldest first unless sorted). Use it to \
+answer \"what do I have to do?\", to find a task's id from its title before changing it, or to review \
+finished work. All arguments are optional and combine: complete (true/false), priority (\"high\" or \
+[\"high\",\"medium\"]), tag (one tag or an array: tasks carrying all of them), due_before / due_after \
+(RFC 3339 or YYYY-MM-DD), overdue (true), tz (IANA zone for dates), q (text in title or description, \
+case-insensitive), sort (id, created_at, updated_at, due, priority, title; prefix - for descending: \
+\"-priority\" is most important first), limit (1-500, default 100), cursor (next_cursor of the previous \
+call, with the same other arguments). Example: {\"complete\": false, \"sort\": \"due\", \"limit\": 20}. \
+Returns tasks[], count, total (all matches) and next_cursor (null on the last page).",
         input_schema = schemas::list_tasks_input(),
         output_schema = schemas::task_list_output(),
         annotations(title = "List tasks", read_only_hint = true, open_world_hint = false)
@@ -116,17 +156,40 @@ due_at/due_date, recurrence, ...) and count.",
     ) -> Result<CallToolResult, ErrorData> {
         Ok(respond(&parts, async {
             let (owner, args) = caller(&parts, args)?;
-            let status = parse_fields(args, ARGUMENTS, |r| {
-                let name = r.optional_choice("status", &StatusFilter::NAMES)?;
-                Some(name.and_then(StatusFilter::from_name).unwrap_or_default())
-            })
-            .await?;
-            let tasks = self
+            let params = parse_fields(args, ARGUMENTS, read_list_params).await?;
+            let request = ListRequest::parse(&owner, &params, now_ms())
+                .map_err(|refusal| ApiError::from_list(refusal, ARGUMENTS))?;
+            let page = self.tasks.list(&owner, request).await.map_err(task_error)?;
+            Ok(list_result(page))
+        })
+        .await)
+    }
+
+    #[tool(
+        description = "Delete every completed task of the user at once (\"clear completed\"; there is no \
+undo). Use it only when the user asks to clear or remove their finished tasks. No arguments. Returns \
+deleted, the number of tasks removed.",
+        input_schema = schemas::user_only_input(),
+        output_schema = schemas::cleared_output(),
+        annotations(title = "Clear completed tasks", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn clear_completed_tasks(
+        &self,
+        args: JsonObject,
+        Extension(parts): Extension<Parts>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(respond(&parts, async {
+            let (owner, args) = caller(&parts, args)?;
+            parse_fields(args, ARGUMENTS, |_| Some(())).await?;
+            let deleted = self
                 .tasks
-                .list_by_status(&owner, status)
+                .clear_completed(&owner)
                 .await
                 .map_err(task_error)?;
-            Ok(list_result(tasks))
+            Ok(structured(
+                format!("Deleted {deleted} completed tasks."),
+                json!({ "deleted": deleted }),
+            ))
         })
         .await)
     }
@@ -395,16 +458,25 @@ fn task_result(verb: &str, task: Task) -> CallToolResult {
     structured(render_task(verb, &task), json!({ "task": task }))
 }
 
-fn list_result(tasks: Vec<Task>) -> CallToolResult {
-    let tasks: Vec<Value> = tasks.into_iter().map(view).collect();
-    let text = if tasks.is_empty() {
+fn list_result(page: ListPage) -> CallToolResult {
+    let tasks: Vec<Value> = page.tasks.into_iter().map(view).collect();
+    let mut text = if tasks.is_empty() {
         "No tasks.".to_owned()
     } else {
         let lines: Vec<String> = tasks.iter().map(|t| render_task("-", t)).collect();
         lines.join("\n")
     };
     let count = tasks.len();
-    structured(text, json!({"tasks": tasks, "count": count}))
+    if page.next_cursor.is_some() {
+        text.push_str(&format!(
+            "\n({count} of {} shown; pass next_cursor as cursor for more.)",
+            page.total
+        ));
+    }
+    structured(
+        text,
+        json!({"tasks": tasks, "count": count, "total": page.total, "next_cursor": page.next_cursor}),
+    )
 }
 
 /// One line for people and text-only clients:

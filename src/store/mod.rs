@@ -7,6 +7,7 @@
 //! Backends live in `sqlite` and `postgres` (all SQL is there); `url` recognises and redacts
 //! database URLs; `transfer` moves every task from one database to another.
 
+mod page;
 pub mod postgres;
 mod row;
 pub mod sqlite;
@@ -17,7 +18,10 @@ use std::future::Future;
 
 use crate::{
     config::DatabaseSettings,
-    domain::{Task, TaskEdit, TaskId, TaskWrite, UserId},
+    domain::{
+        Task, TaskEdit, TaskId, TaskWrite, UserId,
+        list::{PageQuery, TaskPage},
+    },
 };
 
 pub use postgres::PgStore;
@@ -176,8 +180,14 @@ pub struct TagCount {
 
 /// The storage port. Implementations must be cheap to clone (a handle to a pool).
 pub trait TaskStore: Clone + Send + Sync + 'static {
-    /// All of the owner's tasks, ordered by id ascending.
-    fn list(&self, owner: &UserId) -> impl Future<Output = Result<Vec<Task>, StoreError>> + Send;
+    /// One page of the owner's tasks that match the query's filter, in its order, starting
+    /// after its position: up to `limit + 1` tasks (the extra one says there is a next page),
+    /// and how many match in all.
+    fn list(
+        &self,
+        owner: &UserId,
+        query: PageQuery,
+    ) -> impl Future<Output = Result<TaskPage, StoreError>> + Send;
 
     /// Insert a task (the first of its series); the store assigns the id and both timestamps.
     fn create(
@@ -213,6 +223,12 @@ pub trait TaskStore: Clone + Send + Sync + 'static {
         owner: &UserId,
         id: TaskId,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Delete every completed task of the owner; returns how many there were.
+    fn delete_completed(
+        &self,
+        owner: &UserId,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// The owner's tags with how many of the owner's tasks carry each, ordered by name
     /// case-insensitively. Spellings that differ only in case count as one tag.

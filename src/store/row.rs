@@ -7,6 +7,7 @@ use super::StoreError;
 use crate::domain::{
     Due, Priority, Task, TaskEdit,
     due::{format_date, parse_calendar_date},
+    list::{fold, search_text},
     tags::tag_key,
 };
 
@@ -81,19 +82,40 @@ pub(super) struct EditColumns {
     pub tags: String,
     pub due_at: Option<i64>,
     pub due_date: Option<String>,
+    /// What `sort=title` orders by.
+    pub title_key: String,
+    /// What `q` searches.
+    pub search_text: String,
 }
 
 impl EditColumns {
     pub fn of(edit: &TaskEdit) -> Self {
-        Self::from_parts(edit.priority, &edit.tags, edit.due.as_ref())
+        Self::from_parts(
+            (&edit.title, edit.description.as_deref()),
+            edit.priority,
+            &edit.tags,
+            edit.due.as_ref(),
+        )
     }
 
     pub fn of_task(task: &Task) -> Self {
-        Self::from_parts(task.priority, &task.tags, task.due.as_ref())
+        Self::from_parts(
+            (&task.title, task.description.as_deref()),
+            task.priority,
+            &task.tags,
+            task.due.as_ref(),
+        )
     }
 
-    fn from_parts(priority: Priority, tags: &[String], due: Option<&Due>) -> Self {
+    fn from_parts(
+        (title, description): (&str, Option<&str>),
+        priority: Priority,
+        tags: &[String],
+        due: Option<&Due>,
+    ) -> Self {
         Self {
+            title_key: fold(title),
+            search_text: search_text(title, description),
             priority: i16::from(priority.rank()),
             tags: if tags.is_empty() {
                 "[]".to_owned()

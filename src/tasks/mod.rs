@@ -15,6 +15,10 @@ use crate::{
     store::{StoreError, TagCount, TaskStore},
 };
 
+pub mod list;
+
+pub use list::{ListPage, ListParams, ListRefusal, ListRequest};
+
 /// Why a use case refused or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TaskError {
@@ -30,42 +34,6 @@ pub enum TaskError {
     Store(#[from] StoreError),
 }
 
-/// Which tasks a listing keeps, by completion.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum StatusFilter {
-    /// Every task.
-    #[default]
-    All,
-    /// Tasks not completed yet.
-    Pending,
-    /// Completed tasks.
-    Completed,
-}
-
-impl StatusFilter {
-    /// The names a front door accepts, in the order they are documented.
-    pub const NAMES: [&'static str; 3] = ["all", "pending", "completed"];
-
-    /// The filter called `name` (one of [`Self::NAMES`]).
-    pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "all" => Some(Self::All),
-            "pending" => Some(Self::Pending),
-            "completed" => Some(Self::Completed),
-            _ => None,
-        }
-    }
-
-    /// Whether `task` is kept.
-    pub fn matches(self, task: &Task) -> bool {
-        match self {
-            Self::All => true,
-            Self::Pending => !task.complete,
-            Self::Completed => task.complete,
-        }
-    }
-}
-
 /// The task use cases over one store. Cheap to clone: it holds a handle to the store's pool.
 #[derive(Clone)]
 pub struct TaskService<S> {
@@ -77,20 +45,28 @@ impl<S: TaskStore> TaskService<S> {
         Self { store }
     }
 
-    /// All of the owner's tasks, ordered by id ascending.
-    pub async fn list(&self, owner: &UserId) -> Result<Vec<Task>, TaskError> {
-        Ok(self.store.list(owner).await?)
+    /// One page of the owner's tasks under `request`'s filters and order, with the total that
+    /// match and the cursor of the next page.
+    pub async fn list(&self, owner: &UserId, request: ListRequest) -> Result<ListPage, TaskError> {
+        let limit = request.query.limit as usize;
+        let page = self.store.list(owner, request.query.clone()).await?;
+        let mut tasks = page.tasks;
+        let next_cursor = if tasks.len() > limit {
+            tasks.truncate(limit);
+            tasks.last().map(|last| request.cursor_after(last))
+        } else {
+            None
+        };
+        Ok(ListPage {
+            tasks,
+            total: page.total,
+            next_cursor,
+        })
     }
 
-    /// The owner's tasks with the given status, ordered by id ascending.
-    pub async fn list_by_status(
-        &self,
-        owner: &UserId,
-        status: StatusFilter,
-    ) -> Result<Vec<Task>, TaskError> {
-        let mut tasks = self.store.list(owner).await?;
-        tasks.retain(|task| status.matches(task));
-        Ok(tasks)
+    /// Delete every completed task of the owner ("clear completed"); returns how many.
+    pub async fn clear_completed(&self, owner: &UserId) -> Result<u64, TaskError> {
+        Ok(self.store.delete_completed(owner).await?)
     }
 
     /// Create a task; the store assigns the id and timestamps, and `complete` starts false.

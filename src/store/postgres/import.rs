@@ -116,6 +116,8 @@ impl TaskImport for PgImport {
             .map(|t| i32::try_from(t.occurrence).unwrap_or(i32::MAX))
             .collect();
         let next_ids: Vec<Option<i64>> = tasks.iter().map(|t| t.next_task_id).collect();
+        let title_keys: Vec<&str> = columns.iter().map(|c| c.title_key.as_str()).collect();
+        let search_texts: Vec<&str> = columns.iter().map(|c| c.search_text.as_str()).collect();
         let (mut tag_owners, mut tag_keys, mut tag_tasks, mut tag_names) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for t in &tasks {
@@ -130,11 +132,12 @@ impl TaskImport for PgImport {
             client
                 .execute(
                     &format!(
-                        "INSERT INTO tasks ({TASK_COLUMNS}) OVERRIDING SYSTEM VALUE \
+                        "INSERT INTO tasks ({TASK_COLUMNS}, title_key, search_text) \
+                         OVERRIDING SYSTEM VALUE \
                          SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], \
                            $5::boolean[], $6::bigint[], $7::bigint[], $8::smallint[], $9::text[], \
                            $10::bigint[], $11::text[], $12::text[], $13::text[], $14::bigint[], \
-                           $15::integer[], $16::bigint[])"
+                           $15::integer[], $16::bigint[], $17::text[], $18::text[])"
                     ),
                     &[
                         &ids,
@@ -153,6 +156,8 @@ impl TaskImport for PgImport {
                         &completed,
                         &occurrences,
                         &next_ids,
+                        &title_keys,
+                        &search_texts,
                     ],
                 )
                 .await?;

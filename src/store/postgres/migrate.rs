@@ -1,8 +1,13 @@
 //! The PostgreSQL schema: the embedded migration files and applying the pending ones, once
 //! across every instance that starts at the same time, recorded in `todo_schema_migrations`.
 
+use tokio_postgres::Transaction;
+
 use super::{PgStore, map_error};
-use crate::store::{StoreError, check_schema_version};
+use crate::{
+    domain::list::{fold, search_text},
+    store::{StoreError, check_schema_version},
+};
 
 /// Schema migrations, applied in order; the index + 1 is the version recorded for each.
 const MIGRATIONS: &[(&str, &str)] = &[
@@ -14,7 +19,14 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "task model: priority, tags, due, recurrence",
         include_str!("../migrations/postgres/0002_task_model.sql"),
     ),
+    (
+        "list indexes and trigram search",
+        include_str!("../migrations/postgres/0003_list_indexes.sql"),
+    ),
 ];
+
+/// The version whose step needs the pg_trgm extension and values computed here.
+const LIST_INDEXES: i32 = 3;
 
 /// First half of the migration advisory lock key ("todo" in ASCII); the second half is a hash of
 /// the schema, so deployments in different schemas of one database do not wait for each other.
@@ -54,7 +66,21 @@ impl PgStore {
         check_schema_version(current.into(), MIGRATIONS.len())?;
         for (index, (description, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
             let version = index as i32 + 1;
+            let trgm_schema = if version == LIST_INDEXES {
+                Some(trigram_schema(&tx).await?)
+            } else {
+                None
+            };
             tx.batch_execute(sql).await.map_err(map_error)?;
+            if let Some(schema) = trgm_schema {
+                fill_list_columns(&tx).await?;
+                tx.batch_execute(&format!(
+                    "CREATE INDEX tasks_search_text ON tasks \
+                     USING gin (search_text {schema}.gin_trgm_ops)"
+                ))
+                .await
+                .map_err(map_error)?;
+            }
             tx.execute(
                 "INSERT INTO todo_schema_migrations (version, description) VALUES ($1, $2)",
                 &[&version, description],
@@ -65,5 +91,65 @@ impl PgStore {
         }
         tx.commit().await.map_err(map_error)?;
         Ok(())
+    }
+}
+
+/// The schema pg_trgm lives in, creating the extension (in the current schema) if the database
+/// does not have it yet. Since PostgreSQL 13 pg_trgm is a trusted extension, so any role with
+/// CREATE on the database may create it; a role without gets a start-up error that says what
+/// to run once as a privileged role.
+async fn trigram_schema(tx: &Transaction<'_>) -> Result<String, StoreError> {
+    const FIND: &str = "SELECT quote_ident(n.nspname) FROM pg_extension e \
+                        JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'";
+    if let Some(row) = tx.query_opt(FIND, &[]).await.map_err(map_error)? {
+        return Ok(row.get(0));
+    }
+    tx.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        .await
+        .map_err(|e| {
+            StoreError::Internal(
+                format!(
+                    "the pg_trgm extension is missing and this role cannot create it ({e}): \
+                     run `CREATE EXTENSION pg_trgm;` once in this database as its owner or a \
+                     superuser, then start again"
+                )
+                .into(),
+            )
+        })?;
+    Ok(tx.query_one(FIND, &[]).await.map_err(map_error)?.get(0))
+}
+
+/// Compute `title_key` and `search_text` of the rows that existed before the list step, a
+/// batch at a time.
+async fn fill_list_columns(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    let mut after = 0_i64;
+    loop {
+        let rows = tx
+            .query(
+                "SELECT id, title, description FROM tasks WHERE id > $1 ORDER BY id LIMIT 10000",
+                &[&after],
+            )
+            .await
+            .map_err(map_error)?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        after = last.get(0);
+        let ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+        let (keys, texts): (Vec<String>, Vec<String>) = rows
+            .iter()
+            .map(|r| {
+                let title: &str = r.get(1);
+                (fold(title), search_text(title, r.get(2)))
+            })
+            .unzip();
+        tx.execute(
+            "UPDATE tasks SET title_key = v.title_key, search_text = v.search_text \
+             FROM unnest($1::bigint[], $2::text[], $3::text[]) AS v (id, title_key, search_text) \
+             WHERE tasks.id = v.id",
+            &[&ids, &keys, &texts],
+        )
+        .await
+        .map_err(map_error)?;
     }
 }

@@ -7,12 +7,41 @@ use tokio_postgres::{Row, types::ToSql};
 
 use super::{PgStore, finish};
 use crate::{
-    domain::{Task, TaskEdit, TaskId, TaskWrite, UserId},
+    domain::{
+        Task, TaskEdit, TaskId, TaskWrite, UserId,
+        list::{PageQuery, TaskPage},
+    },
     store::{
         StoreError, TASK_COLUMNS, TagCount, TaskStore,
+        page::{self, Arg, Dialect, Statement},
         row::{EditColumns, TaskRow, tag_rows},
     },
 };
+
+/// The rows of each statement of one group, the statements sent together.
+async fn run_group(
+    client: &deadpool_postgres::Object,
+    group: &[Statement],
+) -> Result<Vec<Vec<Row>>, tokio_postgres::Error> {
+    futures_util::future::try_join_all(group.iter().map(|statement| async move {
+        let stmt = client.prepare_cached(&statement.sql).await?;
+        client.query(&stmt, &pg_args(&statement.args)).await
+    }))
+    .await
+}
+
+/// The parameters of a list statement, as tokio-postgres takes them.
+fn pg_args(args: &[Arg]) -> Vec<&(dyn ToSql + Sync)> {
+    args.iter()
+        .map(|arg| -> &(dyn ToSql + Sync) {
+            match arg {
+                Arg::Int(value) => value,
+                Arg::Text(value) => value,
+                Arg::Bool(value) => value,
+            }
+        })
+        .collect()
+}
 
 /// The database clock in epoch milliseconds (floored, like `chrono::timestamp_millis`).
 const NOW_MS: &str = "floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
@@ -53,9 +82,11 @@ fn insert_task_sql() -> String {
         "WITH clock AS (SELECT {NOW_MS} AS ms), \
          inserted AS ( \
            INSERT INTO tasks (user_id, title, description, complete, created_at, updated_at, \
-             priority, tags, due_at, due_date, time_zone, recurrence, completed_at, occurrence) \
+             priority, tags, due_at, due_date, time_zone, recurrence, completed_at, occurrence, \
+             title_key, search_text) \
            SELECT $1::text, $2::text, $3::text, $4::boolean, clock.ms, clock.ms, $5::smallint, \
-             $6::text, $7::bigint, $8::text, $9::text, $10::text, $11::bigint, $12::integer \
+             $6::text, $7::bigint, $8::text, $9::text, $10::text, $11::bigint, $12::integer, \
+             $15::text, $16::text \
            FROM clock RETURNING {TASK_COLUMNS}), \
          tagged AS ( \
            INSERT INTO task_tags (user_id, tag_key, task_id, name) \
@@ -89,7 +120,7 @@ impl<'a> InsertParams<'a> {
         }
     }
 
-    fn params(&self) -> [&(dyn ToSql + Sync); 14] {
+    fn params(&self) -> [&(dyn ToSql + Sync); 16] {
         [
             &self.owner,
             &self.edit.title,
@@ -105,6 +136,8 @@ impl<'a> InsertParams<'a> {
             &self.occurrence,
             &self.keys,
             &self.names,
+            &self.columns.title_key,
+            &self.columns.search_text,
         ]
     }
 }
@@ -140,19 +173,50 @@ impl PgStore {
 
 impl TaskStore for PgStore {
     #[tracing::instrument(name = "postgres.list", skip_all)]
-    async fn list(&self, owner: &UserId) -> Result<Vec<Task>, StoreError> {
+    async fn list(&self, owner: &UserId, query: PageQuery) -> Result<TaskPage, StoreError> {
+        let plan = page::plan(Dialect::Postgres, owner.as_str(), &query, TASK_COLUMNS);
+        let wanted = query.limit as usize + 1;
         let client = self.client().await?;
         let reply = self
             .within_deadline(async {
-                let stmt = client
-                    .prepare_cached(&format!(
-                        "SELECT {TASK_COLUMNS} FROM tasks WHERE user_id = $1 ORDER BY id"
-                    ))
-                    .await?;
-                client.query(&stmt, &[&owner.as_str()]).await
+                // The count and the first group go out together (pipelined on one connection).
+                let count = async {
+                    let stmt = client.prepare_cached(&plan.count.sql).await?;
+                    client.query_one(&stmt, &pg_args(&plan.count.args)).await
+                };
+                let mut groups = plan.groups.iter();
+                let first = groups.next().map(|group| run_group(&client, group));
+                let (count, first) = match first {
+                    Some(first) => {
+                        let (count, rows) = futures_util::try_join!(count, first)?;
+                        (count, rows)
+                    }
+                    None => (count.await?, Vec::new()),
+                };
+                let mut results = vec![first];
+                let mut fetched: usize = results[0].iter().map(Vec::len).sum();
+                for group in groups {
+                    if fetched >= wanted {
+                        break;
+                    }
+                    let rows = run_group(&client, group).await?;
+                    fetched += rows.iter().map(Vec::len).sum::<usize>();
+                    results.push(rows);
+                }
+                Ok((count.get::<_, i64>(0), results))
             })
             .await;
-        all_tasks(&finish(client, reply)?)
+        let (total, results) = finish(client, reply)?;
+        let mut tasks = Vec::with_capacity(wanted);
+        for streams in results {
+            let streams = streams
+                .iter()
+                .map(|rows| all_tasks(rows))
+                .collect::<Result<Vec<_>, _>>()?;
+            tasks.extend(page::merge(streams, query.sort, query.filter.zone));
+        }
+        tasks.truncate(wanted);
+        Ok(TaskPage { tasks, total })
     }
 
     #[tracing::instrument(name = "postgres.create", skip_all)]
@@ -213,7 +277,8 @@ impl TaskStore for PgStore {
                            priority = $6::smallint, tags = $7::text, due_at = $8::bigint, \
                            due_date = $9::text, time_zone = $10::text, recurrence = $11::text, \
                            completed_at = CASE WHEN NOT $5::boolean THEN NULL \
-                             WHEN complete THEN completed_at ELSE {NOW_MS} END \
+                             WHEN complete THEN completed_at ELSE {NOW_MS} END, \
+                           title_key = $12::text, search_text = $13::text \
                          WHERE id = $1 AND user_id = $2 RETURNING {TASK_COLUMNS}"
                     ))
                     .await?;
@@ -232,6 +297,8 @@ impl TaskStore for PgStore {
                             &columns.due_date,
                             &edit.time_zone,
                             &edit.recurrence,
+                            &columns.title_key,
+                            &columns.search_text,
                         ],
                     )
                     .await?;
@@ -300,6 +367,20 @@ impl TaskStore for PgStore {
                 count: row.get(1),
             })
             .collect())
+    }
+
+    #[tracing::instrument(name = "postgres.delete_completed", skip_all)]
+    async fn delete_completed(&self, owner: &UserId) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        let reply = self
+            .within_deadline(async {
+                let stmt = client
+                    .prepare_cached("DELETE FROM tasks WHERE user_id = $1 AND complete")
+                    .await?;
+                client.execute(&stmt, &[&owner.as_str()]).await
+            })
+            .await;
+        finish(client, reply)
     }
 
     #[tracing::instrument(name = "postgres.delete", skip_all)]

@@ -106,8 +106,9 @@ impl TaskImport for SqliteImport {
         self.with_conn(move |conn| {
             let mut stmt = conn
                 .prepare_cached(&format!(
-                    "INSERT INTO tasks ({TASK_COLUMNS}) VALUES \
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+                    "INSERT INTO tasks ({TASK_COLUMNS}, title_key, search_text) VALUES \
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
+                      ?17, ?18)"
                 ))
                 .map_err(map_error)?;
             for t in &tasks {
@@ -128,7 +129,9 @@ impl TaskImport for SqliteImport {
                     t.recurrence,
                     t.completed_at_ms,
                     t.occurrence,
-                    t.next_task_id
+                    t.next_task_id,
+                    columns.title_key,
+                    columns.search_text
                 ])
                 .map_err(map_error)?;
                 insert_tags(conn, &t.user_id, t.id, &t.tags)?;

@@ -1,16 +1,68 @@
 //! The SQLite schema: the embedded migration files and applying the pending ones, tracked by
 //! `PRAGMA user_version`.
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, TransactionBehavior, params};
 
 use super::map_error;
-use crate::store::{StoreError, check_schema_version};
+use crate::{
+    domain::list::{fold, search_text},
+    store::{StoreError, check_schema_version},
+};
+
+/// One schema step: a script, then (for steps that derive values SQL cannot compute) a Rust
+/// function over the same transaction.
+struct Migration {
+    sql: &'static str,
+    then: Option<fn(&Connection) -> Result<(), StoreError>>,
+}
 
 /// Schema migrations, applied in order; the index + 1 is the `PRAGMA user_version` they lead to.
-const MIGRATIONS: &[&str] = &[
-    include_str!("../migrations/sqlite/0001_create_tasks.sql"),
-    include_str!("../migrations/sqlite/0002_task_model.sql"),
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        sql: include_str!("../migrations/sqlite/0001_create_tasks.sql"),
+        then: None,
+    },
+    Migration {
+        sql: include_str!("../migrations/sqlite/0002_task_model.sql"),
+        then: None,
+    },
+    Migration {
+        sql: include_str!("../migrations/sqlite/0003_list_indexes.sql"),
+        then: Some(fill_list_columns),
+    },
 ];
+
+/// Compute `title_key` and `search_text` of the rows that existed before step 3 (the search
+/// index follows through its triggers).
+fn fill_list_columns(conn: &Connection) -> Result<(), StoreError> {
+    let mut select = conn
+        .prepare("SELECT id, title, description FROM tasks WHERE id > ?1 ORDER BY id LIMIT 10000")
+        .map_err(map_error)?;
+    let mut update = conn
+        .prepare("UPDATE tasks SET title_key = ?2, search_text = ?3 WHERE id = ?1")
+        .map_err(map_error)?;
+    let mut after = 0_i64;
+    loop {
+        // A batch at a time, so a large file is not read into memory at once.
+        let rows: Vec<(i64, String, Option<String>)> = select
+            .query_map([after], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .and_then(Iterator::collect)
+            .map_err(map_error)?;
+        let Some(&(last, _, _)) = rows.last() else {
+            return Ok(());
+        };
+        for (id, title, description) in rows {
+            update
+                .execute(params![
+                    id,
+                    fold(&title),
+                    search_text(&title, description.as_deref())
+                ])
+                .map_err(map_error)?;
+        }
+        after = last;
+    }
+}
 
 /// Bring the schema up to date. Each step runs in its own transaction with its version bump.
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -18,12 +70,15 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(map_error)?;
     check_schema_version(current, MIGRATIONS.len())?;
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+    for (index, step) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let version = index + 1;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(map_error)?;
-        tx.execute_batch(sql).map_err(map_error)?;
+        tx.execute_batch(step.sql).map_err(map_error)?;
+        if let Some(then) = step.then {
+            then(&tx)?;
+        }
         tx.execute_batch(&format!("PRAGMA user_version = {version}"))
             .map_err(map_error)?;
         tx.commit().map_err(map_error)?;

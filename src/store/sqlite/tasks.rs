@@ -8,12 +8,28 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{SqliteStore, map_error};
 use crate::{
-    domain::{Task, TaskEdit, TaskId, TaskWrite, UserId, now_ms},
+    domain::{
+        Task, TaskEdit, TaskId, TaskWrite, UserId,
+        list::{PageQuery, TaskPage},
+        now_ms,
+    },
     store::{
         StoreError, TASK_COLUMNS, TagCount, TaskStore,
+        page::{self, Arg, Dialect},
         row::{EditColumns, TaskRow, tag_rows},
     },
 };
+
+/// The parameters of a list statement, as rusqlite takes them.
+fn sqlite_args(args: &[Arg]) -> impl rusqlite::Params + '_ {
+    rusqlite::params_from_iter(args.iter().map(|arg| -> &dyn rusqlite::ToSql {
+        match arg {
+            Arg::Int(value) => value,
+            Arg::Text(value) => value,
+            Arg::Bool(value) => value,
+        }
+    }))
+}
 
 /// A row selected as `TASK_COLUMNS`. (PostgreSQL has its own twin: the drivers' row types and
 /// their `get` signatures differ; what the values mean is shared in `store::row`.)
@@ -59,8 +75,9 @@ pub(super) fn insert_task(
     let mut stmt = conn
         .prepare_cached(&format!(
             "INSERT INTO tasks (user_id, title, description, complete, created_at, updated_at, \
-               priority, tags, due_at, due_date, time_zone, recurrence, completed_at, occurrence) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
+               priority, tags, due_at, due_date, time_zone, recurrence, completed_at, occurrence, \
+               title_key, search_text) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
              RETURNING {TASK_COLUMNS}"
         ))
         .map_err(map_error)?;
@@ -79,7 +96,9 @@ pub(super) fn insert_task(
                 edit.time_zone,
                 edit.recurrence,
                 edit.completed_at_ms,
-                occurrence
+                occurrence,
+                columns.title_key,
+                columns.search_text
             ],
             task_from_row,
         )
@@ -130,18 +149,36 @@ fn one_task(
 
 impl TaskStore for SqliteStore {
     #[tracing::instrument(name = "sqlite.list", skip_all)]
-    async fn list(&self, owner: &UserId) -> Result<Vec<Task>, StoreError> {
+    async fn list(&self, owner: &UserId, query: PageQuery) -> Result<TaskPage, StoreError> {
         let owner = owner.clone();
         self.read(move |conn| {
-            let mut stmt = conn
-                .prepare_cached(&format!(
-                    "SELECT {TASK_COLUMNS} FROM tasks WHERE user_id = ?1 ORDER BY id"
-                ))
+            let plan = page::plan(Dialect::Sqlite, owner.as_str(), &query, TASK_COLUMNS);
+            // One read transaction: the count and the page see the same snapshot.
+            let tx = conn.unchecked_transaction().map_err(map_error)?;
+            let total: i64 = tx
+                .prepare_cached(&plan.count.sql)
+                .and_then(|mut stmt| stmt.query_row(sqlite_args(&plan.count.args), |r| r.get(0)))
                 .map_err(map_error)?;
-            let rows = stmt
-                .query_map([owner.as_str()], task_from_row)
-                .map_err(map_error)?;
-            all_tasks(rows)
+            let wanted = query.limit as usize + 1;
+            let mut tasks = Vec::with_capacity(wanted);
+            for group in &plan.groups {
+                if tasks.len() >= wanted {
+                    break;
+                }
+                let streams = group
+                    .iter()
+                    .map(|statement| {
+                        let mut stmt = tx.prepare_cached(&statement.sql).map_err(map_error)?;
+                        let rows = stmt
+                            .query_map(sqlite_args(&statement.args), task_from_row)
+                            .map_err(map_error)?;
+                        all_tasks(rows)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                tasks.extend(page::merge(streams, query.sort, query.filter.zone));
+            }
+            tasks.truncate(wanted);
+            Ok(TaskPage { tasks, total })
         })
         .await
     }
@@ -189,7 +226,7 @@ impl TaskStore for SqliteStore {
                     "UPDATE tasks SET title = ?3, description = ?4, complete = ?5, \
                        updated_at = MAX(?6, updated_at + 1), priority = ?7, tags = ?8, \
                        due_at = ?9, due_date = ?10, time_zone = ?11, recurrence = ?12, \
-                       completed_at = ?13 \
+                       completed_at = ?13, title_key = ?14, search_text = ?15 \
                      WHERE id = ?1 AND user_id = ?2 RETURNING {TASK_COLUMNS}"
                 ))
                 .map_err(map_error)?;
@@ -209,7 +246,9 @@ impl TaskStore for SqliteStore {
                             columns.due_date,
                             edit.time_zone,
                             edit.recurrence,
-                            edit.completed_at_ms
+                            edit.completed_at_ms,
+                            columns.title_key,
+                            columns.search_text
                         ],
                         task_from_row,
                     )
@@ -247,6 +286,19 @@ impl TaskStore for SqliteStore {
                 0 => Err(StoreError::NotFound),
                 _ => Ok(()),
             }
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "sqlite.delete_completed", skip_all)]
+    async fn delete_completed(&self, owner: &UserId) -> Result<u64, StoreError> {
+        let owner = owner.clone();
+        self.write(move |conn| {
+            let mut stmt = conn
+                .prepare_cached("DELETE FROM tasks WHERE user_id = ?1 AND complete = 1")
+                .map_err(map_error)?;
+            let deleted = stmt.execute([owner.as_str()]).map_err(map_error)?;
+            Ok(deleted as u64)
         })
         .await
     }

@@ -77,6 +77,7 @@ impl PgSchema {
             panic!("TEST_DATABASE_URL is set but PostgreSQL cannot be reached: {e}")
         });
         sweep_stale_schemas(&admin).await;
+        install_trigram_extension(&admin).await;
         admin
             .batch_execute(&format!("CREATE SCHEMA {name}"))
             .await
@@ -101,6 +102,19 @@ impl PgSchema {
             .await
             .expect("connect to the test schema")
     }
+}
+
+/// Install pg_trgm in `public` (once per database, whichever test comes first), as an operator
+/// would: the server's migration then finds it there. Left to the migration, it would be created
+/// in the first test's schema and dropped with it.
+async fn install_trigram_extension(admin: &tokio_postgres::Client) {
+    admin
+        .batch_execute(
+            "BEGIN; SELECT pg_advisory_xact_lock(1952805743, 1); \
+             CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public; COMMIT;",
+        )
+        .await
+        .unwrap_or_else(|e| panic!("installing pg_trgm in the test database: {e}"));
 }
 
 /// Drop schemas that earlier, interrupted runs left behind (older than an hour), once per run.

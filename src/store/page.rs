@@ -1,0 +1,407 @@
+//! The list query, written once and rendered in each backend's SQL dialect: the conditions of a
+//! `TaskFilter`, the keyset condition that starts a page after a `Position`, the order, and the
+//! count of every match. The backends run the statements of a `PagePlan`; `merge` puts rows of
+//! several statements back into one order.
+//!
+//! Every statement is a range scan of one `(user_id, <sort column>, id)` index from the position
+//! on (never OFFSET), so a page costs the same wherever it is in the list. Sorting by due is the
+//! one order no single column holds: `due_at` instants and `due_date` days interleave by the
+//! start of each day in the listing's zone. It runs as three statements — instants, days (each
+//! by its own index) and the tasks without a due — merged here.
+
+use std::cmp::Ordering;
+
+use chrono::{DateTime, NaiveDate, TimeZone as _};
+
+use crate::domain::{
+    Task,
+    due::{format_date, start_of_day_ms},
+    list::{DueBound, PageQuery, Position, Sort, SortKey, SortValue, TaskFilter},
+};
+
+/// The SQL flavour a statement is rendered in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Dialect {
+    /// `?N` parameters, `complete` stored as 0/1, substring search through the FTS5 table
+    /// `task_search`.
+    Sqlite,
+    /// `$N::type` parameters, substring search with `LIKE` on the trigram index.
+    Postgres,
+}
+
+/// A statement parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Arg {
+    Int(i64),
+    Text(String),
+    Bool(bool),
+}
+
+/// SQL text and its parameters, in order.
+#[derive(Debug, Clone)]
+pub(super) struct Statement {
+    pub sql: String,
+    pub args: Vec<Arg>,
+}
+
+/// What a backend runs for one page: the count, then the groups in order. The statements of a
+/// group return rows of one stretch of the order, each in that order; `merge` interleaves them.
+/// A later group is only needed while the page is not full.
+pub(super) struct PagePlan {
+    pub count: Statement,
+    pub groups: Vec<Vec<Statement>>,
+}
+
+/// The plan for `query` over `owner`'s tasks, selecting `columns`.
+pub(super) fn plan(dialect: Dialect, owner: &str, query: &PageQuery, columns: &str) -> PagePlan {
+    let count = {
+        let mut b = Builder::new(dialect);
+        let conditions = b.filter(owner, &query.filter);
+        Statement {
+            sql: format!(
+                "SELECT count(*) FROM tasks WHERE {}",
+                conditions.join(" AND ")
+            ),
+            args: b.args,
+        }
+    };
+    let sort = query.sort;
+    let fetch = i64::from(query.limit) + 1;
+    let select = |stream: Stream| {
+        let mut b = Builder::new(dialect);
+        let mut conditions = b.filter(owner, &query.filter);
+        conditions.extend(stream.condition.map(|c| c.render(&mut b, sort.descending)));
+        let direction = if sort.descending { "DESC" } else { "ASC" };
+        let order = match stream.column {
+            Some(column) => format!("{column} {direction}, id {direction}"),
+            None => format!("id {direction}"),
+        };
+        let limit = b.arg(Arg::Int(fetch));
+        Statement {
+            sql: format!(
+                "SELECT {columns} FROM tasks WHERE {} ORDER BY {order} LIMIT {limit}",
+                conditions.join(" AND ")
+            ),
+            args: b.args,
+        }
+    };
+    let groups = match sort.key {
+        SortKey::Due => due_streams(dialect, query)
+            .into_iter()
+            .map(|group| group.into_iter().map(select).collect())
+            .collect(),
+        key => vec![vec![select(Stream::single(
+            dialect,
+            key,
+            query.after.as_ref(),
+        ))]],
+    };
+    PagePlan { count, groups }
+}
+
+/// Rows of several statements of one group, each already in `sort` order, in one order.
+pub(super) fn merge(streams: Vec<Vec<Task>>, sort: Sort, zone: chrono_tz::Tz) -> Vec<Task> {
+    if streams.len() == 1 {
+        return streams.into_iter().flatten().collect();
+    }
+    let mut keyed: Vec<(Position, Task)> = streams
+        .into_iter()
+        .flatten()
+        .map(|task| (sort.position_of(&task, zone), task))
+        .collect();
+    keyed.sort_by(|(a, _), (b, _)| {
+        let ascending = compare(a, b);
+        if sort.descending {
+            ascending.reverse()
+        } else {
+            ascending
+        }
+    });
+    keyed.into_iter().map(|(_, task)| task).collect()
+}
+
+/// Ascending order of positions within one group (all `Int`, or all `Text`).
+fn compare(a: &Position, b: &Position) -> Ordering {
+    let value = match (&a.value, &b.value) {
+        (SortValue::Int(x), SortValue::Int(y)) => x.cmp(y),
+        (SortValue::Text(x), SortValue::Text(y)) => x.cmp(y),
+        _ => Ordering::Equal,
+    };
+    value.then(a.id.cmp(&b.id))
+}
+
+/// One statement's share of the order: the sort column (none: by id alone), and the keyset
+/// condition that starts it after the page's position.
+struct Stream {
+    column: Option<&'static str>,
+    condition: Option<Keyset>,
+}
+
+/// "After this position" (or before, when descending) in one statement's order.
+enum Keyset {
+    /// `(column, id)` strictly past `(value, id)`.
+    Pair {
+        column: &'static str,
+        value: Arg,
+        id: i64,
+    },
+    /// `id` strictly past this one.
+    Id(i64),
+    /// `column` strictly past the value: all of the value's rows are on the other side.
+    Past { column: &'static str, value: Arg },
+    /// `column` at or past the value: all of the value's rows are still ahead.
+    From { column: &'static str, value: Arg },
+    /// A condition on which rows the statement reads at all, besides the keyset.
+    Rows(&'static str, Option<Box<Keyset>>),
+}
+
+impl Keyset {
+    fn render(self, b: &mut Builder, descending: bool) -> String {
+        let (past, from) = if descending { ("<", "<=") } else { (">", ">=") };
+        match self {
+            Self::Pair { column, value, id } => {
+                let (value, id) = (b.arg(value), b.arg(Arg::Int(id)));
+                format!("({column}, id) {past} ({value}, {id})")
+            }
+            Self::Id(id) => format!("id {past} {}", b.arg(Arg::Int(id))),
+            Self::Past { column, value } => format!("{column} {past} {}", b.arg(value)),
+            Self::From { column, value } => format!("{column} {from} {}", b.arg(value)),
+            Self::Rows(rows, None) => rows.to_owned(),
+            Self::Rows(rows, Some(keyset)) => {
+                format!("{rows} AND {}", keyset.render(b, descending))
+            }
+        }
+    }
+}
+
+impl Stream {
+    /// The one statement of every order but due.
+    fn single(dialect: Dialect, key: SortKey, after: Option<&Position>) -> Self {
+        let column = match key {
+            SortKey::Id => None,
+            SortKey::CreatedAt => Some("created_at"),
+            SortKey::UpdatedAt => Some("updated_at"),
+            SortKey::Priority => Some("priority"),
+            SortKey::Title => Some(match dialect {
+                Dialect::Sqlite => "title_key",
+                Dialect::Postgres => "title_key COLLATE \"C\"",
+            }),
+            SortKey::Due => unreachable!("due is planned by due_streams"),
+        };
+        let condition = after.map(|after| match (column, &after.value) {
+            (Some(column), SortValue::Int(value)) => Keyset::Pair {
+                column,
+                value: Arg::Int(*value),
+                id: after.id,
+            },
+            (Some(column), SortValue::Text(value)) => Keyset::Pair {
+                column,
+                value: Arg::Text(value.clone()),
+                id: after.id,
+            },
+            _ => Keyset::Id(after.id),
+        });
+        Self { column, condition }
+    }
+}
+
+/// The statements of a due order: instants and days merged, then the tasks without a due.
+fn due_streams(dialect: Dialect, query: &PageQuery) -> Vec<Vec<Stream>> {
+    const INSTANTS: &str = "due_at IS NOT NULL";
+    const DAYS: &str = "due_date IS NOT NULL";
+    const NO_DUE: &str = "due_at IS NULL AND due_date IS NULL";
+    let day_column = match dialect {
+        Dialect::Sqlite => "due_date",
+        Dialect::Postgres => "due_date COLLATE \"C\"",
+    };
+    let zone = query.filter.zone;
+    let no_due = |keyset| Stream {
+        column: None,
+        condition: Some(Keyset::Rows(NO_DUE, keyset)),
+    };
+    match query.after.as_ref().map(|p| (&p.value, p.id)) {
+        None | Some((SortValue::Text(_), _)) => vec![
+            vec![
+                Stream {
+                    column: Some("due_at"),
+                    condition: Some(Keyset::Rows(INSTANTS, None)),
+                },
+                Stream {
+                    column: Some(day_column),
+                    condition: Some(Keyset::Rows(DAYS, None)),
+                },
+            ],
+            vec![no_due(None)],
+        ],
+        Some((SortValue::Int(at), id)) => {
+            // The day holding the instant: if it starts exactly there, its tasks continue
+            // after `id`; otherwise the whole day is on one side of the position.
+            let day = local_day(*at, zone);
+            let days = if start_of_day_ms(day, zone) == *at {
+                Keyset::Pair {
+                    column: day_column,
+                    value: Arg::Text(format_date(day)),
+                    id,
+                }
+            } else if query.sort.descending {
+                Keyset::From {
+                    column: day_column,
+                    value: Arg::Text(format_date(day)),
+                }
+            } else {
+                Keyset::Past {
+                    column: day_column,
+                    value: Arg::Text(format_date(day)),
+                }
+            };
+            vec![
+                vec![
+                    Stream {
+                        column: Some("due_at"),
+                        condition: Some(Keyset::Rows(
+                            INSTANTS,
+                            Some(Box::new(Keyset::Pair {
+                                column: "due_at",
+                                value: Arg::Int(*at),
+                                id,
+                            })),
+                        )),
+                    },
+                    Stream {
+                        column: Some(day_column),
+                        condition: Some(Keyset::Rows(DAYS, Some(Box::new(days)))),
+                    },
+                ],
+                vec![no_due(None)],
+            ]
+        }
+        Some((SortValue::NoDue, id)) => vec![vec![no_due(Some(Box::new(Keyset::Id(id))))]],
+    }
+}
+
+/// The calendar day `at_ms` falls on in `zone`.
+fn local_day(at_ms: i64, zone: chrono_tz::Tz) -> NaiveDate {
+    DateTime::from_timestamp_millis(at_ms)
+        .map(|utc| zone.from_utc_datetime(&utc.naive_utc()).date_naive())
+        .unwrap_or(NaiveDate::MAX)
+}
+
+/// Renders conditions, numbering parameters as it goes.
+struct Builder {
+    dialect: Dialect,
+    args: Vec<Arg>,
+}
+
+impl Builder {
+    fn new(dialect: Dialect) -> Self {
+        Self {
+            dialect,
+            args: Vec::new(),
+        }
+    }
+
+    /// The placeholder of a new parameter.
+    fn arg(&mut self, arg: Arg) -> String {
+        let cast = match &arg {
+            Arg::Int(_) => "bigint",
+            Arg::Text(_) => "text",
+            Arg::Bool(_) => "boolean",
+        };
+        self.args.push(arg);
+        let n = self.args.len();
+        match self.dialect {
+            Dialect::Sqlite => format!("?{n}"),
+            Dialect::Postgres => format!("${n}::{cast}"),
+        }
+    }
+
+    /// The conditions of `filter` over `owner`'s tasks, to be joined with AND.
+    fn filter(&mut self, owner: &str, filter: &TaskFilter) -> Vec<String> {
+        let owner = self.arg(Arg::Text(owner.to_owned()));
+        let mut conditions = vec![format!("user_id = {owner}")];
+        if let Some(complete) = filter.complete {
+            conditions.push(format!("complete = {}", self.arg(Arg::Bool(complete))));
+        }
+        if !filter.priorities.is_empty() {
+            let ranks: Vec<String> = filter
+                .priorities
+                .iter()
+                .map(|p| self.arg(Arg::Int(i64::from(p.rank()))))
+                .collect();
+            conditions.push(format!("priority IN ({})", ranks.join(", ")));
+        }
+        for key in &filter.tag_keys {
+            let key = self.arg(Arg::Text(key.clone()));
+            conditions.push(format!(
+                "id IN (SELECT task_id FROM task_tags WHERE user_id = {owner} AND tag_key = {key})"
+            ));
+        }
+        if let Some(bound) = filter.due_before {
+            conditions.push(self.due_before(bound));
+        }
+        if let Some(bound) = filter.due_after {
+            let (at, day) = self.bound(bound);
+            conditions.push(format!("(due_at >= {at} OR due_date >= {day})"));
+        }
+        if let Some((overdue, now)) = filter.overdue {
+            let not_complete = self.arg(Arg::Bool(false));
+            let due_before_now = self.due_before(now);
+            let overdue_tasks = format!("(complete = {not_complete} AND {due_before_now})");
+            conditions.push(if overdue {
+                overdue_tasks
+            } else {
+                format!("NOT {overdue_tasks}")
+            });
+        }
+        if let Some(text) = &filter.text {
+            conditions.push(self.contains(text));
+        }
+        conditions
+    }
+
+    /// Due strictly before `bound`; never NULL, so it can be negated.
+    fn due_before(&mut self, bound: DueBound) -> String {
+        let (at, day) = self.bound(bound);
+        format!(
+            "((due_at IS NOT NULL AND due_at < {at}) OR (due_date IS NOT NULL AND due_date < {day}))"
+        )
+    }
+
+    fn bound(&mut self, bound: DueBound) -> (String, String) {
+        (
+            self.arg(Arg::Int(bound.at_ms)),
+            self.arg(Arg::Text(format_date(bound.date))),
+        )
+    }
+
+    /// The folded title or description contains `text` (already folded).
+    fn contains(&mut self, text: &str) -> String {
+        match self.dialect {
+            // Three characters make a trigram: shorter text cannot use the index and is looked
+            // for in this owner's rows only.
+            Dialect::Sqlite if text.chars().count() >= 3 => {
+                let phrase = format!("\"{}\"", text.replace('"', "\"\""));
+                format!(
+                    "id IN (SELECT rowid FROM task_search WHERE task_search MATCH {})",
+                    self.arg(Arg::Text(phrase))
+                )
+            }
+            Dialect::Sqlite => format!(
+                "instr(search_text, {}) > 0",
+                self.arg(Arg::Text(text.into()))
+            ),
+            Dialect::Postgres => {
+                let mut pattern = String::with_capacity(text.len() + 2);
+                pattern.push('%');
+                for c in text.chars() {
+                    if matches!(c, '%' | '_' | '\\') {
+                        pattern.push('\\');
+                    }
+                    pattern.push(c);
+                }
+                pattern.push('%');
+                format!("search_text LIKE {}", self.arg(Arg::Text(pattern)))
+            }
+        }
+    }
+}
