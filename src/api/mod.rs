@@ -181,7 +181,7 @@ mod tests {
                 published += 1;
             }
         }
-        assert_eq!(published, 9, "every operation of the contract is covered");
+        assert_eq!(published, 10, "every operation of the contract is covered");
         assert_eq!(templates.get("noSuchOperation"), None);
     }
 }

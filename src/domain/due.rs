@@ -147,6 +147,21 @@ pub fn format_date(date: NaiveDate) -> String {
     date.format("%Y-%m-%d").to_string()
 }
 
+/// The instant a day starts in `tz`, in UTC milliseconds: local midnight, or if a DST change
+/// skips midnight, the instant the gap begins. Strictly increasing in `date`.
+pub fn start_of_day_ms(date: NaiveDate, tz: chrono_tz::Tz) -> i64 {
+    let midnight = date.and_time(NaiveTime::MIN);
+    match tz.from_local_datetime(&midnight) {
+        LocalResult::Single(dt) | LocalResult::Ambiguous(dt, _) => dt.timestamp_millis(),
+        LocalResult::None => {
+            let offset_before = tz
+                .offset_from_utc_datetime(&(midnight - chrono::Duration::days(1)))
+                .fix();
+            (midnight - offset_before).and_utc().timestamp_millis()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,20 +279,5 @@ mod tests {
         // Out of chrono's range: clamped, not a panic.
         assert!(!format_utc_millis(i64::MAX).is_empty());
         assert!(!format_utc_millis(i64::MIN).is_empty());
-    }
-}
-
-/// The instant a day starts in `tz`, in UTC milliseconds: local midnight, or if a DST change
-/// skips midnight, the instant the gap begins. Strictly increasing in `date`.
-pub fn start_of_day_ms(date: NaiveDate, tz: chrono_tz::Tz) -> i64 {
-    let midnight = date.and_time(NaiveTime::MIN);
-    match tz.from_local_datetime(&midnight) {
-        LocalResult::Single(dt) | LocalResult::Ambiguous(dt, _) => dt.timestamp_millis(),
-        LocalResult::None => {
-            let offset_before = tz
-                .offset_from_utc_datetime(&(midnight - chrono::Duration::days(1)))
-                .fix();
-            (midnight - offset_before).and_utc().timestamp_millis()
-        }
     }
 }

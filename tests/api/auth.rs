@@ -44,7 +44,10 @@ async fn another_user_cannot_see_or_touch_a_task_even_through_their_own_path(bac
     )
     .await;
     let bobs: Value = app.list_tasks("bob").await.json().await.unwrap();
-    assert_eq!(bobs, json!({"tasks": [], "count": 0}));
+    assert_eq!(
+        bobs,
+        json!({"tasks": [], "count": 0, "total": 0, "next_cursor": null})
+    );
 
     // The 404 is indistinguishable from a task that never existed.
     let (_, missing) = assert_error(

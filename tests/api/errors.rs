@@ -369,7 +369,7 @@ async fn an_unknown_route_is_a_404_and_a_wrong_method_a_405(backend: Backend) {
     }
     let requests = [
         app.client.post(app.url("/health")),
-        app.client.delete(app.url("/api/alice/tasks")),
+        app.client.put(app.url("/api/alice/tasks")),
         app.client.post(app.url("/api/alice/tasks/1")),
         app.client.get(app.url("/api/alice/tasks/1/complete")),
     ];

@@ -10,6 +10,7 @@ mod cli;
 mod concurrency;
 mod errors;
 mod jwks;
+mod lists;
 mod mcp;
 mod openapi;
 mod persistence;

@@ -10,8 +10,9 @@ use crate::support::{Backend, TestApp, assert_error, every_backend, spawn_or_ski
 
 const PROTOCOL: &str = "2025-06-18";
 
-const TOOLS: [&str; 8] = [
+const TOOLS: [&str; 9] = [
     "add_task",
+    "clear_completed_tasks",
     "complete_task",
     "delete_task",
     "get_task",

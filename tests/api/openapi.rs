@@ -71,6 +71,7 @@ fn the_document_declares_the_contract_clients_are_generated_from() {
         operation_ids,
         [
             "createTask",
+            "deleteCompletedTasks",
             "deleteTask",
             "getTask",
             "health",
@@ -117,4 +118,45 @@ fn the_document_declares_the_contract_clients_are_generated_from() {
         let schema = &get["responses"][status]["content"]["application/json"]["schema"]["$ref"];
         assert_eq!(schema, "#/components/schemas/Error", "getTask {status}");
     }
+    // The list's parameters, with the types generated clients need, and the paging fields.
+    let list = &doc["paths"]["/api/{user_id}/tasks"]["get"];
+    let params: Vec<(&str, &Value)> = list["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap(), &p["schema"]))
+        .collect();
+    let names: Vec<&str> = params.iter().map(|(n, _)| *n).collect();
+    assert_eq!(
+        names,
+        [
+            "user_id",
+            "complete",
+            "priority",
+            "tag",
+            "due_before",
+            "due_after",
+            "overdue",
+            "tz",
+            "q",
+            "sort",
+            "limit",
+            "cursor"
+        ]
+    );
+    let schema = |name: &str| params.iter().find(|(n, _)| *n == name).unwrap().1;
+    assert_eq!(schema("complete")["type"], "boolean");
+    assert_eq!(schema("priority")["type"], "array");
+    assert_eq!(schema("limit")["minimum"].as_f64(), Some(1.0));
+    assert_eq!(schema("limit")["maximum"].as_f64(), Some(500.0));
+    assert_eq!(schema("limit")["default"], 100);
+    assert_eq!(schema("q")["maxLength"], 100);
+    assert_eq!(schema("sort")["$ref"], "#/components/schemas/TaskSort");
+    assert!(list["responses"]["200"]["headers"]["Link"].is_object());
+    let page = &doc["components"]["schemas"]["TaskList"];
+    assert_eq!(
+        page["required"],
+        serde_json::json!(["tasks", "count", "total"])
+    );
+    assert!(page["properties"]["next_cursor"].is_object());
 }

@@ -940,7 +940,7 @@ async fn invalid_new_fields_on_create_are_422_naming_each_problem_and_store_noth
     }
     assert_eq!(
         list(&app, "alice").await,
-        json!({"tasks": [], "count": 0}),
+        json!({"tasks": [], "count": 0, "total": 0, "next_cursor": null}),
         "nothing was stored"
     );
 }

@@ -243,11 +243,11 @@ async fn a_database_of_schema_version_1_is_upgraded_in_place_and_keeps_every_tas
     }
     assert_eq!(
         list(&app, "alice").await,
-        json!({"tasks": [upgraded(1), upgraded(2)], "count": 2})
+        json!({"tasks": [upgraded(1), upgraded(2)], "count": 2, "total": 2, "next_cursor": null})
     );
     assert_eq!(
         list(&app, "bob").await,
-        json!({"tasks": [upgraded(3)], "count": 1})
+        json!({"tasks": [upgraded(3)], "count": 1, "total": 1, "next_cursor": null})
     );
     assert_eq!(tags(&app, "alice").await, json!({"tags": []}));
     let version = schema_version(&app).await;

@@ -171,6 +171,37 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// The plan PostgreSQL chooses for each statement of a list (`EXPLAIN`, costs left out):
+    /// the count first, then the page's statements in order. For the index-use tests and the
+    /// plans written down in specs/storage.md.
+    pub async fn explain_list(
+        &self,
+        owner: &UserId,
+        query: PageQuery,
+    ) -> Result<Vec<String>, StoreError> {
+        let plan = page::plan(Dialect::Postgres, owner.as_str(), &query, TASK_COLUMNS);
+        let client = self.client().await?;
+        let reply = self
+            .within_deadline(async {
+                let mut plans = Vec::new();
+                for statement in std::iter::once(&plan.count).chain(plan.groups.iter().flatten()) {
+                    let rows = client
+                        .query(
+                            &format!("EXPLAIN (COSTS OFF) {}", statement.sql),
+                            &pg_args(&statement.args),
+                        )
+                        .await?;
+                    let lines: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+                    plans.push(lines.join("\n"));
+                }
+                Ok(plans)
+            })
+            .await;
+        finish(client, reply)
+    }
+}
+
 impl TaskStore for PgStore {
     #[tracing::instrument(name = "postgres.list", skip_all)]
     async fn list(&self, owner: &UserId, query: PageQuery) -> Result<TaskPage, StoreError> {

@@ -13,8 +13,10 @@ use crate::{
 /// function over the same transaction.
 struct Migration {
     sql: &'static str,
-    then: Option<fn(&Connection) -> Result<(), StoreError>>,
+    then: Option<MigrationStep>,
 }
+
+type MigrationStep = fn(&Connection) -> Result<(), StoreError>;
 
 /// Schema migrations, applied in order; the index + 1 is the `PRAGMA user_version` they lead to.
 const MIGRATIONS: &[Migration] = &[
@@ -32,9 +34,17 @@ const MIGRATIONS: &[Migration] = &[
     },
 ];
 
-/// Compute `title_key` and `search_text` of the rows that existed before step 3 (the search
-/// index follows through its triggers).
+/// Compute `title_key` and `search_text` of the rows that existed before step 3, then build the
+/// search index over them and add the triggers that maintain it.
 fn fill_list_columns(conn: &Connection) -> Result<(), StoreError> {
+    fill_folded_columns(conn)?;
+    conn.execute_batch(include_str!(
+        "../migrations/sqlite/0003_list_indexes_search.sql"
+    ))
+    .map_err(map_error)
+}
+
+fn fill_folded_columns(conn: &Connection) -> Result<(), StoreError> {
     let mut select = conn
         .prepare("SELECT id, title, description FROM tasks WHERE id > ?1 ORDER BY id LIMIT 10000")
         .map_err(map_error)?;

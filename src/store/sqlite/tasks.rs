@@ -147,6 +147,37 @@ fn one_task(
     result.map_err(map_error)?.ok_or(StoreError::NotFound)?
 }
 
+impl SqliteStore {
+    /// The plan SQLite chooses for each statement of a list (`EXPLAIN QUERY PLAN`, one line per
+    /// step): the count first, then the page's statements in order. For the index-use tests and
+    /// the plans written down in specs/storage.md.
+    pub async fn explain_list(
+        &self,
+        owner: &UserId,
+        query: PageQuery,
+    ) -> Result<Vec<String>, StoreError> {
+        let owner = owner.clone();
+        self.read(move |conn| {
+            let plan = page::plan(Dialect::Sqlite, owner.as_str(), &query, TASK_COLUMNS);
+            std::iter::once(&plan.count)
+                .chain(plan.groups.iter().flatten())
+                .map(|statement| {
+                    let mut stmt = conn
+                        .prepare(&format!("EXPLAIN QUERY PLAN {}", statement.sql))
+                        .map_err(map_error)?;
+                    let steps = stmt
+                        .query_map(sqlite_args(&statement.args), |r| r.get::<_, String>(3))
+                        .map_err(map_error)?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                        .map_err(map_error)?;
+                    Ok(steps.join("\n"))
+                })
+                .collect()
+        })
+        .await
+    }
+}
+
 impl TaskStore for SqliteStore {
     #[tracing::instrument(name = "sqlite.list", skip_all)]
     async fn list(&self, owner: &UserId, query: PageQuery) -> Result<TaskPage, StoreError> {

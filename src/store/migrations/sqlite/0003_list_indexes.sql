@@ -17,27 +17,12 @@ CREATE INDEX tasks_user_due_at ON tasks (user_id, due_at, id) WHERE due_at IS NO
 CREATE INDEX tasks_user_due_date ON tasks (user_id, due_date, id) WHERE due_date IS NOT NULL;
 
 -- Substring search: an FTS5 index of trigrams over search_text (already folded, so the
--- tokenizer compares exactly). The tasks table holds the text; triggers keep the index in step
--- with every insert, delete and change of the text, in the same transaction.
+-- tokenizer compares exactly). The tasks table holds the text. Once existing rows have their
+-- folded columns, 0003_list_indexes_search.sql fills the index and adds the triggers that keep it
+-- in step with every write (same transaction as this script).
 CREATE VIRTUAL TABLE task_search USING fts5 (
     search_text,
     content = 'tasks',
     content_rowid = 'id',
     tokenize = 'trigram case_sensitive 1'
 );
-
-CREATE TRIGGER task_search_after_insert AFTER INSERT ON tasks BEGIN
-    INSERT INTO task_search (rowid, search_text) VALUES (new.id, new.search_text);
-END;
-
-CREATE TRIGGER task_search_after_delete AFTER DELETE ON tasks BEGIN
-    INSERT INTO task_search (task_search, rowid, search_text)
-    VALUES ('delete', old.id, old.search_text);
-END;
-
-CREATE TRIGGER task_search_after_update AFTER UPDATE OF search_text ON tasks
-WHEN old.search_text IS NOT new.search_text BEGIN
-    INSERT INTO task_search (task_search, rowid, search_text)
-    VALUES ('delete', old.id, old.search_text);
-    INSERT INTO task_search (rowid, search_text) VALUES (new.id, new.search_text);
-END;
