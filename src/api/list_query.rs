@@ -138,7 +138,7 @@ pub enum TaskSort {
 pub mod shown {
     use serde_json::json;
 
-    use super::{Deferred, TaskSort};
+    use super::Deferred;
     use crate::{api::schemas::Priority, tasks::list::DEFAULT_LIMIT};
 
     pub fn complete() -> Deferred<bool> {
@@ -164,9 +164,6 @@ pub mod shown {
     }
     pub fn q() -> Deferred<String> {
         Deferred::documented(json!("milk"))
-    }
-    pub fn sort() -> Deferred<TaskSort> {
-        Deferred::documented(json!("-due"))
     }
     pub fn limit() -> Deferred<u32> {
         Deferred::documented(json!(DEFAULT_LIMIT))

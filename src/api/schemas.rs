@@ -482,7 +482,7 @@ impl Example for Task {
     }
 }
 
-/// The caller's tasks, ordered by id ascending.
+/// One page of a list of the caller's tasks.
 #[derive(Debug, Clone, Object, Serialize)]
 #[oai(rename = "TaskList", example)]
 pub struct TaskList {
@@ -495,7 +495,7 @@ pub struct TaskList {
     pub total: i64,
     /// Pass it as `cursor` (with the same filters and sort) to get the next page; null on the
     /// last page. Opaque: do not build or edit it.
-    pub next_cursor: Option<String>,
+    pub next_cursor: Nullable<String>,
 }
 
 impl Example for TaskList {
@@ -504,9 +504,9 @@ impl Example for TaskList {
             tasks: vec![Task::example()],
             count: 1,
             total: 7,
-            next_cursor: Some(
+            next_cursor: Nullable(Some(
                 "eyJ2IjoxLCJ1IjoiOWJkNTk4MzYiLCJzIjoiaWQiLCJrIjo0MiwiaSI6NDJ9".into(),
-            ),
+            )),
         }
     }
 }

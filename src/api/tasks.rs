@@ -20,8 +20,8 @@ use super::{
     list_query::{Deferred, TaskSort, shown},
     response::JsonResponse,
     schemas::{
-        DeletedTasks, Priority, TagCount, TagList, Task, TaskCreate, TaskList, TaskReplace,
-        TaskUpdate,
+        DeletedTasks, Nullable, Priority, TagCount, TagList, Task, TaskCreate, TaskList,
+        TaskReplace, TaskUpdate,
     },
     security::BearerAuth,
 };
@@ -155,8 +155,7 @@ impl<S: TaskStore> TasksApi<S> {
         /// (Unicode-aware: `Ä` finds `ä`); 1 to 100 characters.
         #[oai(example = "shown::q", validator(min_length = 1, max_length = 100))]
         q: Query<Deferred<String>>,
-        /// The order (default `id`).
-        #[oai(example = "shown::sort")]
+        /// The order (default `id`), for example `-due`.
         sort: Query<Deferred<TaskSort>>,
         /// Most tasks in this page, 1 to 500.
         #[oai(
@@ -197,7 +196,7 @@ impl<S: TaskStore> TasksApi<S> {
                 count: i64::try_from(tasks.len()).unwrap_or(i64::MAX),
                 tasks,
                 total: page.total,
-                next_cursor: page.next_cursor,
+                next_cursor: Nullable(page.next_cursor),
             }),
             link,
         ))

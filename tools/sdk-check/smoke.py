@@ -17,6 +17,7 @@ from todo_api_client import AuthenticatedClient, Client
 from todo_api_client.api.health import health
 from todo_api_client.api.tasks import (
     create_task,
+    delete_completed_tasks,
     delete_task,
     get_task,
     list_tags,
@@ -35,8 +36,10 @@ from todo_api_client.models import (
     TagList,
     Task,
     TaskCreate,
+    DeletedTasks,
     TaskList,
     TaskReplace,
+    TaskSort,
     TaskUpdate,
 )
 from todo_api_client.types import Response
@@ -114,6 +117,43 @@ def _() -> None:
     assert listed.count == 2
     assert [t.id for t in listed.tasks][0] == state["task"].id
     assert listed.tasks[0].to_dict() == state["task"].to_dict()
+
+
+@step("list_tasks walks three pages by next_cursor; delete_completed_tasks clears")
+def _() -> None:
+    created = [
+        create_task.sync(
+            user_id=USER, client=client, body=TaskCreate(title=f"Page {n}")
+        ).id
+        for n in range(7)
+    ]
+    seen: list[int] = []
+    sizes: list[int] = []
+    cursor: str | None = None
+    while True:
+        page = list_tasks.sync(
+            user_id=USER,
+            client=client,
+            q="page ",
+            sort=TaskSort("-id"),
+            limit=3,
+            **({"cursor": cursor} if cursor else {}),
+        )
+        assert isinstance(page, TaskList)
+        assert page.total == 7 and page.count == len(page.tasks)
+        sizes.append(page.count)
+        seen.extend(t.id for t in page.tasks)
+        if not isinstance(page.next_cursor, str):
+            break
+        cursor = page.next_cursor
+    assert sizes == [3, 3, 1], sizes
+    assert seen == sorted(created, reverse=True), seen
+    for task_id in created[:2]:
+        update_task.sync(user_id=USER, task_id=task_id, client=client, body=TaskUpdate(complete=True))
+    cleared = delete_completed_tasks.sync(user_id=USER, client=client, complete=True)
+    assert isinstance(cleared, DeletedTasks) and cleared.deleted == 2, cleared
+    left = list_tasks.sync(user_id=USER, client=client, q="PAGE ")
+    assert isinstance(left, TaskList) and left.total == 5
 
 
 @step("get_task -> 200 Task")

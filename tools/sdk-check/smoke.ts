@@ -196,6 +196,56 @@ await step("recurring task: completing it creates the next occurrence; listTags 
   assert.deepEqual(tags.data, { tags: [{ name: "home", count: 2 }, { name: "Plants", count: 2 }] });
 });
 
+await step("listTasks walks three pages by next_cursor; deleteCompletedTasks clears", async () => {
+  const created: number[] = [];
+  for (let n = 0; n < 7; n++) {
+    const { data } = await client.POST("/api/{user_id}/tasks", {
+      params: userPath,
+      body: { title: `page ${n}`, tags: ["Paging"] },
+    });
+    assert.ok(data);
+    created.push(data.id);
+  }
+  const seen: number[] = [];
+  const sizes: number[] = [];
+  let cursor: string | undefined;
+  do {
+    const { data, response } = await client.GET("/api/{user_id}/tasks", {
+      params: {
+        path: { user_id: user },
+        query: { tag: ["paging"], sort: "-id", limit: 3, ...(cursor === undefined ? {} : { cursor }) },
+      },
+    });
+    assert.equal(response.status, 200);
+    assert.ok(data);
+    assert.equal(data.total, 7);
+    assert.equal(data.count, data.tasks.length);
+    sizes.push(data.count);
+    seen.push(...data.tasks.map((t) => t.id));
+    cursor = data.next_cursor ?? undefined;
+    assert.equal(response.headers.has("link"), cursor !== undefined);
+  } while (cursor !== undefined);
+  assert.deepEqual(sizes, [3, 3, 1]);
+  assert.deepEqual(seen, [...created].sort((a, b) => b - a));
+
+  for (const id of created.slice(0, 2)) {
+    await client.PATCH("/api/{user_id}/tasks/{task_id}", {
+      params: { path: { user_id: user, task_id: id } },
+      body: { complete: true },
+    });
+  }
+  const refused = await client.DELETE("/api/{user_id}/tasks", {
+    params: { path: { user_id: user }, query: { complete: false as unknown as true } },
+  });
+  assert.equal(refused.response.status, 400);
+  assertError(refused.error, "BAD_REQUEST");
+  const { data, response } = await client.DELETE("/api/{user_id}/tasks", {
+    params: { path: { user_id: user }, query: { complete: true } },
+  });
+  assert.equal(response.status, 200);
+  assert.ok(data && data.deleted >= 2);
+});
+
 await step("deleteTask -> 204", async () => {
   const { data, error, response } = await client.DELETE("/api/{user_id}/tasks/{task_id}", {
     params: taskPath,
