@@ -34,21 +34,20 @@ use crate::{
 /// The list arguments, read as the REST query parameters would carry them. `status` (`all`,
 /// `pending`, `completed`) is the older spelling of `complete` and may not contradict it.
 fn read_list_params(r: &mut ObjectReader) -> Option<ListParams> {
+    // Every field is read before any is judged, so each problem is reported (and none is
+    // mistaken for an unknown field).
     let status = r.optional_choice("status", &["all", "pending", "completed"]);
     let complete = r.optional_bool_text("complete");
-    let params = ListParams {
-        complete: None,
-        priority: r.strings("priority")?,
-        tag: r.strings("tag")?,
-        due_before: r.optional_string("due_before")?,
-        due_after: r.optional_string("due_after")?,
-        overdue: r.optional_bool_text("overdue")?,
-        tz: r.optional_string("tz")?,
-        q: r.optional_string("q")?,
-        sort: r.optional_string("sort")?,
-        limit: r.optional_integer_text("limit")?,
-        cursor: r.optional_string("cursor")?,
-    };
+    let priority = r.strings("priority");
+    let tag = r.strings("tag");
+    let due_before = r.optional_string("due_before");
+    let due_after = r.optional_string("due_after");
+    let overdue = r.optional_bool_text("overdue");
+    let tz = r.optional_string("tz");
+    let q = r.optional_string("q");
+    let sort = r.optional_string("sort");
+    let limit = r.optional_integer_text("limit");
+    let cursor = r.optional_string("cursor");
     let from_status = match status? {
         Some("pending") => Some("false".to_owned()),
         Some("completed") => Some("true".to_owned()),
@@ -64,7 +63,19 @@ fn read_list_params(r: &mut ObjectReader) -> Option<ListParams> {
         }
         (complete, status) => complete.or(status),
     };
-    Some(ListParams { complete, ..params })
+    Some(ListParams {
+        complete,
+        priority: priority?,
+        tag: tag?,
+        due_before: due_before?,
+        due_after: due_after?,
+        overdue: overdue?,
+        tz: tz?,
+        q: q?,
+        sort: sort?,
+        limit: limit?,
+        cursor: cursor?,
+    })
 }
 
 /// The first element of the `loc` of a problem in a tool's arguments.

@@ -752,3 +752,133 @@ async fn the_official_typescript_sdk_drives_the_tools(backend: Backend) {
     let rest: Value = app.list_tasks("alice").await.json().await.unwrap();
     assert_eq!(rest["count"], 1, "only the next occurrence is left: {rest}");
 }
+
+#[apply(every_backend)]
+#[tokio::test]
+async fn list_tasks_pages_filters_and_sorts_as_rest_does(backend: Backend) {
+    let app = spawn_or_skip!(backend);
+    let mcp = Mcp::new(&app, "alice");
+    for n in 0..7 {
+        let mut task = json!({
+            "title": format!("Äpfel {n}"),
+            "priority": (["low", "high"][n % 2]),
+            "tags": (if n % 3 == 0 { json!(["Work"]) } else { json!([]) }),
+        });
+        if n < 4 {
+            task["due_date"] = json!(format!("2026-12-0{}", 4 - n));
+        }
+        mcp.ok("add_task", task).await;
+    }
+    mcp.ok("add_task", json!({"title": "other"})).await;
+
+    // The same arguments as the REST parameters give the same pages, cursor included.
+    let arguments =
+        json!({"q": "äPF", "sort": "-priority", "limit": 3, "priority": ["low", "high"]});
+    let mut cursor: Option<String> = None;
+    let mut pages = Vec::new();
+    loop {
+        let mut args = arguments.clone();
+        let mut query = "q=%C3%A4PF&sort=-priority&limit=3&priority=low,high".to_owned();
+        if let Some(c) = &cursor {
+            args["cursor"] = json!(c);
+            query.push_str(&format!("&cursor={c}"));
+        }
+        let page = mcp.ok("list_tasks", args).await;
+        let rest: Value = app
+            .authorized(
+                reqwest::Method::GET,
+                &format!("/api/alice/tasks?{query}"),
+                "alice",
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(page, rest, "MCP and REST agree on every page");
+        assert_eq!(page["total"], 7);
+        pages.push(page["count"].as_u64().unwrap());
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(pages, [3, 3, 1]);
+
+    let work = mcp
+        .ok(
+            "list_tasks",
+            json!({"tag": "work", "sort": "due", "complete": false}),
+        )
+        .await;
+    let titles: Vec<&str> = work["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        titles,
+        ["Äpfel 3", "Äpfel 0", "Äpfel 6"],
+        "due first, no due last"
+    );
+
+    // Bad arguments are named under `arguments`, as REST names them under `query`.
+    let body = mcp
+        .err(
+            "list_tasks",
+            json!({"limit": 0, "sort": "size", "complete": "yes", "tag": [1]}),
+            "VALIDATION_ERROR",
+        )
+        .await;
+    let mut found = locs(&body);
+    found.sort();
+    assert_eq!(
+        found,
+        ["arguments.complete", "arguments.tag"],
+        "type errors first: {body}"
+    );
+    let body = mcp
+        .err(
+            "list_tasks",
+            json!({"limit": 0, "sort": "size"}),
+            "VALIDATION_ERROR",
+        )
+        .await;
+    let mut found = locs(&body);
+    found.sort();
+    assert_eq!(found, ["arguments.limit", "arguments.sort"], "{body}");
+    mcp.err(
+        "list_tasks",
+        json!({"status": "pending", "complete": true}),
+        "VALIDATION_ERROR",
+    )
+    .await;
+    let first = mcp.ok("list_tasks", json!({"limit": 2})).await;
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let body = mcp
+        .err(
+            "list_tasks",
+            json!({"limit": 2, "sort": "title", "cursor": cursor}),
+            "BAD_REQUEST",
+        )
+        .await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("(sort)"),
+        "{body}"
+    );
+
+    // Clearing completed tasks: only alice's complete ones.
+    let done = mcp.ok("list_tasks", json!({"limit": 2})).await["tasks"][0]["id"].clone();
+    mcp.ok("complete_task", json!({"task_id": done})).await;
+    let cleared = mcp.ok("clear_completed_tasks", json!({})).await;
+    assert_eq!(cleared, json!({"deleted": 1}));
+    assert_eq!(mcp.ok("list_tasks", json!({})).await["total"], 7);
+    mcp.err(
+        "clear_completed_tasks",
+        json!({"complete": true}),
+        "VALIDATION_ERROR",
+    )
+    .await;
+}

@@ -21,6 +21,10 @@ const SQLITE_SCHEMA_1: &str =
     include_str!("../../src/store/migrations/sqlite/0001_create_tasks.sql");
 const POSTGRES_SCHEMA_1: &str =
     include_str!("../../src/store/migrations/postgres/0001_create_tasks.sql");
+/// The step the release before lists added, exactly as it ran it.
+const SQLITE_SCHEMA_2: &str = include_str!("../../src/store/migrations/sqlite/0002_task_model.sql");
+const POSTGRES_SCHEMA_2: &str =
+    include_str!("../../src/store/migrations/postgres/0002_task_model.sql");
 
 // ---------------------------------------------------------------------------------------------
 // A database of schema version 1
@@ -336,6 +340,167 @@ async fn a_database_of_schema_version_1_is_upgraded_in_place_and_keeps_every_tas
 }
 
 /// The user's tags as (lowercase name, count).
+// ---------------------------------------------------------------------------------------------
+// A database of schema version 2 (the task model, before lists got their indexes)
+
+/// Rows as the previous release wrote them: (user, title, description, tags).
+const V2_TASKS: [(&str, &str, Option<&str>, &[&str]); 4] = [
+    ("alice", "Äpfel kaufen", None, &["Home", "shopping"]),
+    (
+        "alice",
+        "write REPORT",
+        Some("Quarterly ÜBERSICHT"),
+        &["work"],
+    ),
+    ("alice", "büro aufräumen", None, &["work", "home"]),
+    ("bob", "äpfel too", None, &[]),
+];
+
+/// A database of `backend` as the previous release left it: schema version 2 with `V2_TASKS`
+/// and their `task_tags` rows.
+async fn schema_2_database(backend: Backend) -> Option<(Settings, TestDb)> {
+    let insert_task = "INSERT INTO tasks (user_id, title, description, complete, created_at, \
+                       updated_at, tags) VALUES ";
+    let rows: Vec<(String, String, Option<String>, String)> = V2_TASKS
+        .iter()
+        .map(|(user, title, description, tags)| {
+            (
+                (*user).to_owned(),
+                (*title).to_owned(),
+                description.map(str::to_owned),
+                serde_json::to_string(tags).unwrap(),
+            )
+        })
+        .collect();
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("todo.db");
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(SQLITE_SCHEMA_1).unwrap();
+            conn.execute_batch(SQLITE_SCHEMA_2).unwrap();
+            conn.execute_batch("PRAGMA user_version = 2").unwrap();
+            for (n, (user, title, description, tags)) in rows.iter().enumerate() {
+                conn.execute(
+                    &format!("{insert_task} (?1, ?2, ?3, 0, ?4, ?4, ?5)"),
+                    rusqlite::params![
+                        user,
+                        title,
+                        description,
+                        1_700_000_000_000_i64 + n as i64,
+                        tags
+                    ],
+                )
+                .unwrap();
+                for tag in V2_TASKS[n].3 {
+                    conn.execute(
+                        "INSERT INTO task_tags (user_id, tag_key, task_id, name) VALUES (?1, ?2, ?3, ?4)",
+                        rusqlite::params![user, tag.to_lowercase(), n as i64 + 1, tag],
+                    )
+                    .unwrap();
+                }
+            }
+            Some((
+                test_settings(path.display().to_string()),
+                TestDb::Sqlite(dir),
+            ))
+        }
+        Backend::Postgres => {
+            let schema = PgSchema::create().await?;
+            let client = schema.connect().await;
+            client.batch_execute(POSTGRES_SCHEMA_1).await.unwrap();
+            client.batch_execute(POSTGRES_SCHEMA_2).await.unwrap();
+            client
+                .batch_execute(
+                    "CREATE TABLE todo_schema_migrations (\
+                       version     INTEGER     PRIMARY KEY, \
+                       description TEXT        NOT NULL, \
+                       applied_at  TIMESTAMPTZ NOT NULL DEFAULT now()); \
+                     INSERT INTO todo_schema_migrations (version, description) VALUES \
+                       (1, 'create tasks'), (2, 'task model: priority, tags, due, recurrence')",
+                )
+                .await
+                .unwrap();
+            for (n, (user, title, description, tags)) in rows.iter().enumerate() {
+                let at = 1_700_000_000_000_i64 + n as i64;
+                client
+                    .execute(
+                        &format!("{insert_task} ($1, $2, $3, false, $4, $4, $5)"),
+                        &[user, title, description, &at, tags],
+                    )
+                    .await
+                    .unwrap();
+                for tag in V2_TASKS[n].3 {
+                    client
+                        .execute(
+                            "INSERT INTO task_tags (user_id, tag_key, task_id, name) \
+                             VALUES ($1, $2, $3, $4)",
+                            &[user, &tag.to_lowercase(), &(n as i64 + 1), tag],
+                        )
+                        .await
+                        .unwrap();
+                }
+            }
+            Some((test_settings(schema.url.clone()), TestDb::Postgres(schema)))
+        }
+    }
+}
+
+/// The titles of a list of alice's, in order.
+async fn titles(app: &TestApp, query: &str) -> Vec<String> {
+    let path = format!("/api/alice/tasks?{query}");
+    let resp = app
+        .authorized(reqwest::Method::GET, &path, "alice")
+        .send()
+        .await
+        .unwrap();
+    let body = assert_json(resp, StatusCode::OK).await;
+    body["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["title"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[apply(every_backend)]
+#[tokio::test]
+async fn a_database_of_schema_version_2_gets_sort_keys_and_search_for_its_old_tasks(
+    backend: Backend,
+) {
+    let Some((settings, db)) = schema_2_database(backend).await else {
+        return;
+    };
+    let app = TestApp::start(settings, backend, Some(db)).await;
+    assert_eq!(schema_version(&app).await, 3);
+
+    // Old rows are searchable (case-folded, in the description too) and sort by folded title.
+    assert_eq!(titles(&app, "q=%C3%84PFEL").await, ["Äpfel kaufen"]);
+    assert_eq!(titles(&app, "q=%C3%BCbersicht").await, ["write REPORT"]);
+    assert_eq!(titles(&app, "q=b%C3%BC").await, ["büro aufräumen"]);
+    assert_eq!(
+        titles(&app, "sort=title").await,
+        ["büro aufräumen", "write REPORT", "Äpfel kaufen"]
+    );
+    assert_eq!(
+        titles(&app, "tag=HOME&sort=-id").await,
+        ["büro aufräumen", "Äpfel kaufen"]
+    );
+
+    // The search index follows later writes to old rows.
+    let resp = app
+        .update_task("alice", 1, &json!({"title": "Birnen kaufen"}))
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(titles(&app, "q=%C3%A4pfel").await.is_empty());
+    assert_eq!(titles(&app, "q=birnen").await, ["Birnen kaufen"]);
+    assert_eq!(
+        app.delete_task("alice", 2).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert!(titles(&app, "q=report").await.is_empty());
+}
+
 async fn tags_of(app: &TestApp, user: &str) -> Vec<(String, i64)> {
     tags(app, user).await["tags"]
         .as_array()
