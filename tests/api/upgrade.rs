@@ -339,7 +339,6 @@ async fn a_database_of_schema_version_1_is_upgraded_in_place_and_keeps_every_tas
     assert_eq!(schema_version(&again).await, version);
 }
 
-/// The user's tags as (lowercase name, count).
 // ---------------------------------------------------------------------------------------------
 // A database of schema version 2 (the task model, before lists got their indexes)
 
@@ -501,6 +500,7 @@ async fn a_database_of_schema_version_2_gets_sort_keys_and_search_for_its_old_ta
     assert!(titles(&app, "q=report").await.is_empty());
 }
 
+/// The user's tags as (lowercase name, count).
 async fn tags_of(app: &TestApp, user: &str) -> Vec<(String, i64)> {
     tags(app, user).await["tags"]
         .as_array()
