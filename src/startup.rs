@@ -109,7 +109,7 @@ pub fn build_app<S: TaskStore>(
     verifier: Arc<TokenVerifier>,
     settings: &Settings,
 ) -> BoxEndpoint<'static, Response> {
-    let tasks = TaskService::new(store);
+    let tasks = TaskService::new(store).with_task_quota(Some(settings.quota.max_tasks_per_user));
     let policy = mcp::request_policy(settings);
     let mcp = mcp::endpoint(tasks.clone(), verifier.clone(), policy.clone());
 

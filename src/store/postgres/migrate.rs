@@ -14,6 +14,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "task model: priority, tags, due, recurrence",
         include_str!("../migrations/postgres/0002_task_model.sql"),
     ),
+    (
+        "task counts for the per-user quota",
+        include_str!("../migrations/postgres/0003_task_counts.sql"),
+    ),
 ];
 
 /// First half of the migration advisory lock key ("todo" in ASCII); the second half is a hash of

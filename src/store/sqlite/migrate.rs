@@ -10,6 +10,7 @@ use crate::store::{StoreError, check_schema_version};
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_create_tasks.sql"),
     include_str!("../migrations/sqlite/0002_task_model.sql"),
+    include_str!("../migrations/sqlite/0003_task_counts.sql"),
 ];
 
 /// Bring the schema up to date. Each step runs in its own transaction with its version bump.
