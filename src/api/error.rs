@@ -57,21 +57,16 @@ pub enum ApiError {
     #[oai(status = 422)]
     Unprocessable(JsonResponse<ErrorBody>),
     /// Too many requests (`RATE_LIMITED`): the token's subject, or without a valid token the
-    /// client's address, is over its request budget; retry after `Retry-After` seconds.
+    /// client's address, is over its request budget. Like every response of these operations
+    /// it carries `RateLimit-Policy` (the budget, e.g. `"user";q=200;w=2`: `q` requests per `w`
+    /// seconds) and `RateLimit` (what is left, e.g. `"user";r=0;t=2`: `r` requests remain,
+    /// full again in `t` seconds), draft-ietf-httpapi-ratelimit-headers.
     #[oai(status = 429)]
     TooManyRequests(
         JsonResponse<ErrorBody>,
         /// Whole seconds to wait before retrying (at least 1).
         #[oai(header = "Retry-After")]
         u32,
-        /// The budget that was exceeded (draft-ietf-httpapi-ratelimit-headers), e.g.
-        /// `"user";q=200;w=2`: `q` requests per `w` seconds.
-        #[oai(header = "RateLimit-Policy")]
-        String,
-        /// What is left of it, e.g. `"user";r=0;t=2`: `r` requests remain, full again in `t`
-        /// seconds.
-        #[oai(header = "RateLimit")]
-        String,
     ),
     /// An unexpected failure. Details are in the server log, never in the response.
     #[oai(status = 500)]
@@ -148,16 +143,14 @@ impl ApiError {
         Self::Conflict(body(ErrorCode::QuotaExceeded, detail))
     }
 
-    /// 429 `RATE_LIMITED` with its `Retry-After` and the two RateLimit header values.
-    pub fn rate_limited(retry_after_secs: u32, policy: String, state: String) -> Self {
+    /// 429 `RATE_LIMITED` with its `Retry-After` (the caller adds the RateLimit headers).
+    pub fn rate_limited(retry_after_secs: u32) -> Self {
         Self::TooManyRequests(
             body(
                 ErrorCode::RateLimited,
                 format!("too many requests, retry in {retry_after_secs} s"),
             ),
             retry_after_secs,
-            policy,
-            state,
         )
     }
 

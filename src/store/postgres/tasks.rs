@@ -188,7 +188,10 @@ impl TaskStore for PgStore {
         let mut params = insert.params().to_vec();
         params.push(&max);
         // No row back means the limit refused it: nothing else makes the insert return none.
-        match self.one_task(&insert_task_within_limit_sql(), &params).await {
+        match self
+            .one_task(&insert_task_within_limit_sql(), &params)
+            .await
+        {
             Err(StoreError::NotFound) => Err(StoreError::TaskLimitReached),
             other => other,
         }
