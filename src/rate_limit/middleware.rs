@@ -131,6 +131,13 @@ impl<E: Endpoint> Endpoint for RateLimited<E> {
             );
             let mut refusal = ApiError::rate_limited(decision.retry_after_secs).into_response();
             set_headers(&mut refusal, decision);
+            if has_body(&req) {
+                // The body is left unread, so the connection cannot carry another request; say
+                // so, rather than let the client find out from a broken pipe.
+                refusal
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
             return Ok(refusal);
         }
         let call = self.inner.call(req);
@@ -144,6 +151,14 @@ impl<E: Endpoint> Endpoint for RateLimited<E> {
         }
         Ok(resp)
     }
+}
+
+/// Whether `req` says a body follows its head.
+fn has_body(req: &Request) -> bool {
+    req.headers().contains_key(header::TRANSFER_ENCODING)
+        || req
+            .header(header::CONTENT_LENGTH)
+            .is_some_and(|len| len.trim() != "0")
 }
 
 /// The budget's `RateLimit-Policy` and `RateLimit` headers.

@@ -56,6 +56,18 @@ async fn assert_rate_limited(resp: Response, policy: &str, state: &str) {
     assert!(headers.get(header::WWW_AUTHENTICATE).is_none());
 }
 
+/// How many tasks alice has, read straight from the database (the API would spend budget).
+async fn count_tasks(app: &TestApp) -> i64 {
+    rusqlite::Connection::open(app.sqlite_path())
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM tasks WHERE user_id = 'alice'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_subject_over_its_budget_gets_429_with_retry_after_and_the_ratelimit_headers() {
     // Arrange
@@ -74,11 +86,21 @@ async fn a_subject_over_its_budget_gets_429_with_retry_after_and_the_ratelimit_h
             )
         );
     }
-    // ...then the next request is refused before it reaches the operation.
+    // ...then the next request is refused before it reaches the operation; its body is left
+    // unread, so the connection is closed, and the client is told so.
     let refused = app
         .create_task("alice", &json!({"title": "over budget"}))
         .await;
+    assert_eq!(refused.headers()[header::CONNECTION], "close");
     assert_rate_limited(refused, r#""user";q=3;w=3"#, r#""user";r=0;t=3"#).await;
+    let refused = list_as(&app, Some(&token)).send().await.unwrap();
+    assert!(refused.headers().get(header::CONNECTION).is_none());
+    assert_rate_limited(refused, r#""user";q=3;w=3"#, r#""user";r=0;t=3"#).await;
+    assert_eq!(
+        count_tasks(&app).await,
+        0,
+        "the refused create wrote nothing"
+    );
 
     // Another subject has a budget of its own.
     let bob = app.list_tasks("bob").await;
