@@ -132,8 +132,24 @@ async fn fifty_concurrent_creates_one_below_the_quota_create_exactly_one(backend
     let app = spawn_or_skip!(backend, |s| {
         s.quota.max_tasks_per_user = 50;
         s.rate_limit.enabled = false;
+        s.database.statement_timeout_ms = 30_000;
     });
     create_many(&app, "alice", 49).await;
+    // PostgreSQL: hold alice's counter row, so the creates pile up against each other at the
+    // database (up to the pool's 8 connections), instead of being spread out by chance.
+    let holder = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => {
+            let client = app.pg_schema().connect().await;
+            client
+                .batch_execute(
+                    "BEGIN; SELECT task_count FROM task_counts WHERE user_id = 'alice' FOR UPDATE",
+                )
+                .await
+                .unwrap();
+            Some(client)
+        }
+    };
 
     // Act: 50 creates at once, each on its own connection.
     let creates = (0..50).map(|i| {
@@ -144,8 +160,12 @@ async fn fifty_concurrent_creates_one_below_the_quota_create_exactly_one(backend
             .json(&json!({"title": format!("racer {i}")}));
         tokio::spawn(async move { request.send().await.unwrap().status() })
     });
+    let creates: Vec<_> = creates.collect();
+    if let Some(holder) = holder {
+        release_when_all_connections_wait(&holder).await;
+    }
     let mut statuses = Vec::new();
-    for create in creates.collect::<Vec<_>>() {
+    for create in creates {
         statuses.push(create.await.unwrap());
     }
 
@@ -160,6 +180,28 @@ async fn fifty_concurrent_creates_one_below_the_quota_create_exactly_one(backend
         .count();
     assert_eq!((created, refused), (1, 49), "{statuses:?}");
     assert_eq!(count(&app, "alice").await, 50);
+}
+
+/// Wait (up to 3 s) until the server's 8 pooled connections all wait for a lock on the counter
+/// table (the first for `holder`'s, the others queued behind it), then end `holder`'s transaction.
+async fn release_when_all_connections_wait(holder: &tokio_postgres::Client) {
+    for _ in 0..60 {
+        let waiting: i64 = holder
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock' \
+                   AND query LIKE '%task_counts%'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting >= 8 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    holder.batch_execute("COMMIT").await.unwrap();
 }
 
 // ---------------------------------------------------------------------------------------------
