@@ -20,6 +20,8 @@
 #                         does not outrank other sessions' compiles; this does, approximating a quiet
 #                         machine. Off by default: it slows everyone else for the length of the run.
 # Server settings pass through as usual, e.g. TODO_DATABASE__POOL_SIZE=4 or RUST_LOG=warn.
+# Rate limiting is off unless TODO_RATE_LIMIT__ENABLED=true: one load generator on one address
+# drives far more than one user's or one address's budget (the ceiling row is all anonymous).
 # The server's log (stderr) goes to a file in the temporary folder, as it would in production.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -77,6 +79,7 @@ mint bench-u "$USERS" "$tmp/tokens.txt"
 mint bench-w "$WRITERS" "$tmp/writers.txt"
 
 echo "== starting $SERVER on a fresh database in $tmp" >&2
+export TODO_RATE_LIMIT__ENABLED=${TODO_RATE_LIMIT__ENABLED:-false}
 "${NICE[@]}" "$SERVER" serve --host 127.0.0.1 --port 0 --database-url "$tmp/bench.db" \
     >"$tmp/server.out" 2>"$tmp/server.log" &
 server_pid=$!
@@ -101,7 +104,7 @@ dirty=$(git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null | wc -l 
 echo "## todo-api benchmark $(date -u +%Y-%m-%dT%H:%MZ)"
 echo
 echo "- machine: $(nproc) CPUs ($cpu_model), $(free -g | awk '/^Mem:/{print $2}') GiB RAM, $(uname -sr)"
-echo "- server: $SERVER (built $(date -u -r "$SERVER" +%H:%MZ)) at $addr, pid $server_pid, tree at commit $rev$([[ $dirty != 0 ]] && echo " + $dirty uncommitted file(s) in src/Cargo.*"), pool_size=${TODO_DATABASE__POOL_SIZE:-config.toml}, log filter=${RUST_LOG:-config.toml} (stderr to a file)"
+echo "- server: $SERVER (built $(date -u -r "$SERVER" +%H:%MZ)) at $addr, pid $server_pid, tree at commit $rev$([[ $dirty != 0 ]] && echo " + $dirty uncommitted file(s) in src/Cargo.*"), pool_size=${TODO_DATABASE__POOL_SIZE:-config.toml}, log filter=${RUST_LOG:-config.toml} (stderr to a file), rate limiting ${TODO_RATE_LIMIT__ENABLED}"
 echo "- load: $CONCURRENCY connections, ${DURATION}s measured + ${WARMUP}s warm-up per scenario, loadgen threads=$THREADS, nice=${BENCH_NICE:-0}; seeded $USERS users x $TASKS tasks via POST"
 echo "- load average before: $(load)"
 echo

@@ -40,7 +40,97 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
     pub mcp: McpSettings,
+    pub rate_limit: RateLimitSettings,
+    pub quota: QuotaSettings,
     pub log: LogSettings,
+}
+
+/// Request budgets on the task routes and `/mcp` (`specs/operations.md`, "Rate limits and
+/// quotas"): one per token subject, one per client address for requests without a valid token.
+/// A rate of 0 turns that limiter off; `enabled = false` turns both off.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitSettings {
+    /// Whether any request is rate limited.
+    pub enabled: bool,
+    /// Requests per second one subject (the token's `sub`) may make, sustained; 0 = unlimited.
+    pub user_per_second: u32,
+    /// Requests one subject may make at once after being idle.
+    pub user_burst: u32,
+    /// Requests per second one client address may make without a valid token; 0 = unlimited.
+    pub ip_per_second: u32,
+    /// Requests one client address may make at once without a valid token.
+    pub ip_burst: u32,
+    /// Addresses or CIDR blocks of reverse proxies whose `X-Forwarded-For` names the client.
+    /// Empty: the header is never believed and the client is the TCP peer.
+    #[serde(deserialize_with = "string_or_list")]
+    pub trusted_proxies: Vec<String>,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            user_per_second: 100,
+            user_burst: 200,
+            ip_per_second: 20,
+            ip_burst: 40,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+impl RateLimitSettings {
+    /// Each burst must admit at least one request, and every proxy entry must be an address or
+    /// a CIDR block.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (key, rate, burst) in [
+            ("user", self.user_per_second, self.user_burst),
+            ("ip", self.ip_per_second, self.ip_burst),
+        ] {
+            if rate > 0 && burst == 0 {
+                return Err(ConfigError::Invalid(format!(
+                    "rate_limit.{key}_burst must be at least 1 (or set rate_limit.{key}_per_second = 0 to turn the limit off)"
+                )));
+            }
+        }
+        self.trusted_proxy_networks().map(drop)
+    }
+
+    /// `trusted_proxies` parsed; a bare address is a network of one.
+    pub fn trusted_proxy_networks(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        self.trusted_proxies
+            .iter()
+            .map(|entry| {
+                let entry = entry.trim();
+                entry
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        ConfigError::Invalid(format!(
+                            "rate_limit.trusted_proxies: {entry:?} is not an IP address or CIDR block"
+                        ))
+                    })
+            })
+            .collect()
+    }
+}
+
+/// How much one user may store.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuotaSettings {
+    /// Most tasks one user may have; a create beyond it is refused (409 `QUOTA_EXCEEDED`).
+    /// 0 = unlimited.
+    pub max_tasks_per_user: u64,
+}
+
+impl Default for QuotaSettings {
+    fn default() -> Self {
+        Self {
+            max_tasks_per_user: 100_000,
+        }
+    }
 }
 
 /// The MCP endpoint (`/mcp`): which `Host` values it answers, and the URL clients reach it at.
@@ -346,6 +436,7 @@ impl Settings {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.auth.validate()?;
         self.mcp.validate()?;
+        self.rate_limit.validate()?;
         if self.database.pool_size == 0 {
             return Err(ConfigError::Invalid(
                 "database.pool_size must be at least 1".into(),

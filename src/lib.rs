@@ -15,6 +15,8 @@ pub mod domain;
 pub mod jwa;
 /// The MCP front door: the task use cases as tools for AI agents, over Streamable HTTP.
 pub mod mcp;
+/// Request budgets per token subject and per client address, and where they are checked.
+pub mod rate_limit;
 /// Building and running the server: settings -> store -> use cases -> REST -> listener.
 pub mod startup;
 /// Task storage behind an owner-scoped interface: the port and its SQLite and PostgreSQL backends.

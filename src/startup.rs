@@ -25,6 +25,7 @@ use crate::{
     auth::{AuthPolicy, TokenVerifier, jwks},
     config::{ConfigError, Settings},
     mcp::{self, LoggedRoute},
+    rate_limit::{self, RateLimit, RateLimits},
     store::{self, AnyStore, OpenError, TaskStore},
     tasks::TaskService,
 };
@@ -58,9 +59,13 @@ impl Application {
         let policy = AuthPolicy::from_settings(&settings.auth)?;
         policy.require_token_source()?;
         let verifier = token_verifier(policy);
+        let limits = RateLimits::from_settings(&settings.rate_limit)?.map(Arc::new);
+        if let Some(limits) = &limits {
+            rate_limit::spawn_eviction(limits, rate_limit::EVICT_IDLE_EVERY);
+        }
         let app = match store::open(&settings.database.url, &settings.database).await? {
-            AnyStore::Sqlite(store) => build_app(store, verifier, settings),
-            AnyStore::Postgres(store) => build_app(store, verifier, settings),
+            AnyStore::Sqlite(store) => build_app(store, verifier, limits, settings),
+            AnyStore::Postgres(store) => build_app(store, verifier, limits, settings),
         };
         let bind_addr = format!("{}:{}", settings.server.host, settings.server.port);
         let acceptor = TcpListener::bind(bind_addr.clone())
@@ -103,13 +108,14 @@ impl Application {
 }
 
 /// The whole HTTP application over `store`: the use cases, the REST front door, the spec and
-/// docs UIs, and middleware.
+/// docs UIs, and middleware. `limits`: the request budgets, `None` when rate limiting is off.
 pub fn build_app<S: TaskStore>(
     store: S,
     verifier: Arc<TokenVerifier>,
+    limits: Option<Arc<RateLimits>>,
     settings: &Settings,
 ) -> BoxEndpoint<'static, Response> {
-    let tasks = TaskService::new(store);
+    let tasks = TaskService::new(store).with_task_quota(Some(settings.quota.max_tasks_per_user));
     let policy = mcp::request_policy(settings);
     let mcp = mcp::endpoint(tasks.clone(), verifier.clone(), policy.clone());
 
@@ -118,6 +124,7 @@ pub fn build_app<S: TaskStore>(
             policy: policy.clone(),
         })
     };
+    let rate_limit = RateLimit::new(limits, verifier.clone());
     let api = api::service(tasks, verifier, settings.server.max_body_bytes, Some("/"));
     let routes = Route::new()
         .at("/mcp", mcp)
@@ -144,6 +151,8 @@ pub fn build_app<S: TaskStore>(
         .expose_headers([
             "location",
             "retry-after",
+            "ratelimit-policy",
+            "ratelimit",
             "www-authenticate",
             "mcp-session-id",
             "x-request-id",
@@ -157,6 +166,9 @@ pub fn build_app<S: TaskStore>(
             IntoResponse::into_response(api::error::ApiError::internal())
         }))
         .catch_all_error(|err| async move { render(err) })
+        // Inside CORS (a refusal still carries CORS headers; preflights are never counted) and
+        // inside the request log (a refusal is logged, with its request id in the body).
+        .with(rate_limit)
         // No origins configured means no CORS headers at all (poem's Cors would allow every
         // origin when given none).
         .with_if(!settings.server.cors_origins.is_empty(), cors)

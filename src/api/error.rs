@@ -50,12 +50,28 @@ pub enum ApiError {
     /// No such task for this user (another user's task is reported the same way), or no such route.
     #[oai(status = 404)]
     NotFound(JsonResponse<ErrorBody>),
+    /// Creating a task: the user already has the most tasks allowed (`QUOTA_EXCEEDED`); delete
+    /// some to add more.
+    #[oai(status = 409)]
+    Conflict(JsonResponse<ErrorBody>),
     /// The body is larger than the server accepts.
     #[oai(status = 413)]
     PayloadTooLarge(JsonResponse<ErrorBody>),
     /// Well-formed JSON that breaks the schema, or a path parameter that is not a valid id.
     #[oai(status = 422)]
     Unprocessable(JsonResponse<ErrorBody>),
+    /// Too many requests (`RATE_LIMITED`): the token's subject, or without a valid token the
+    /// client's address, is over its request budget. Like every response of these operations
+    /// it carries `RateLimit-Policy` (the budget, e.g. `"user";q=200;w=2`: `q` requests per `w`
+    /// seconds) and `RateLimit` (what is left, e.g. `"user";r=0;t=2`: `r` requests remain,
+    /// full again in `t` seconds), draft-ietf-httpapi-ratelimit-headers.
+    #[oai(status = 429)]
+    TooManyRequests(
+        JsonResponse<ErrorBody>,
+        /// Whole seconds to wait before retrying (at least 1).
+        #[oai(header = "Retry-After")]
+        u32,
+    ),
     /// An unexpected failure. Details are in the server log, never in the response.
     #[oai(status = 500)]
     Internal(JsonResponse<ErrorBody>),
@@ -127,6 +143,21 @@ impl ApiError {
         Self::Unprocessable(json)
     }
 
+    pub fn quota_exceeded(detail: impl Into<String>) -> Self {
+        Self::Conflict(body(ErrorCode::QuotaExceeded, detail))
+    }
+
+    /// 429 `RATE_LIMITED` with its `Retry-After` (the caller adds the RateLimit headers).
+    pub fn rate_limited(retry_after_secs: u32) -> Self {
+        Self::TooManyRequests(
+            body(
+                ErrorCode::RateLimited,
+                format!("too many requests, retry in {retry_after_secs} s"),
+            ),
+            retry_after_secs,
+        )
+    }
+
     pub fn internal() -> Self {
         Self::Internal(body(ErrorCode::InternalError, "internal server error"))
     }
@@ -143,6 +174,9 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => Self::not_found("task not found"),
+            StoreError::TaskLimitReached => {
+                Self::quota_exceeded("the user already has the most tasks allowed")
+            }
             StoreError::Unavailable(reason) => {
                 tracing::warn!(%reason, "database unavailable");
                 Self::unavailable("database unavailable, retry later")
@@ -166,6 +200,7 @@ impl ApiError {
     pub fn from_task(e: TaskError, root: &str) -> Self {
         match e {
             TaskError::NothingToChange => Self::bad_request(e.to_string()),
+            TaskError::QuotaExceeded { .. } => Self::quota_exceeded(e.to_string()),
             TaskError::Schedule(e) => Self::validation(vec![ValidationIssue::new(
                 &[root, e.field],
                 e.error.message,
@@ -188,8 +223,10 @@ impl ApiError {
             | Self::Unauthorized(b, _)
             | Self::Forbidden(b)
             | Self::NotFound(b)
+            | Self::Conflict(b)
             | Self::PayloadTooLarge(b)
             | Self::Unprocessable(b)
+            | Self::TooManyRequests(b, ..)
             | Self::Internal(b)
             | Self::Unavailable(b, _) => &b.0,
         }

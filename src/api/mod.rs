@@ -106,7 +106,7 @@ impl TaskStore for NoStore {
     async fn list(&self, _: &UserId, _: PageQuery) -> Result<TaskPage, StoreError> {
         Err(no_store())
     }
-    async fn create(&self, _: &UserId, _: TaskEdit) -> Result<Task, StoreError> {
+    async fn create(&self, _: &UserId, _: TaskEdit, _: Option<u64>) -> Result<Task, StoreError> {
         Err(no_store())
     }
     async fn get(&self, _: &UserId, _: TaskId) -> Result<Task, StoreError> {

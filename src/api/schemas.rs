@@ -752,9 +752,10 @@ pub enum DatabaseStatus {
 /// Stable, machine-readable error codes. Clients branch on these, never on `detail`.
 ///
 /// `BAD_REQUEST` (400), `AUTH_MISSING` and `AUTH_INVALID` (401), `AUTH_FORBIDDEN` (403),
-/// `NOT_FOUND` (404), `METHOD_NOT_ALLOWED` (405), `PAYLOAD_TOO_LARGE` (413), `VALIDATION_ERROR`
-/// (422), `INTERNAL_ERROR` (500), `DATABASE_UNAVAILABLE` and `AUTH_UNAVAILABLE` (503). New codes
-/// may be added: treat an unknown code like the status it came with.
+/// `NOT_FOUND` (404), `METHOD_NOT_ALLOWED` (405), `QUOTA_EXCEEDED` (409), `PAYLOAD_TOO_LARGE`
+/// (413), `VALIDATION_ERROR` (422), `RATE_LIMITED` (429), `INTERNAL_ERROR` (500),
+/// `DATABASE_UNAVAILABLE` and `AUTH_UNAVAILABLE` (503). New codes may be added: treat an unknown
+/// code like the status it came with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize)]
 #[oai(rename = "ErrorCode", rename_all = "SCREAMING_SNAKE_CASE")]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -770,6 +771,8 @@ pub enum ErrorCode {
     InternalError,
     DatabaseUnavailable,
     AuthUnavailable,
+    QuotaExceeded,
+    RateLimited,
 }
 
 /// One problem with one input field.

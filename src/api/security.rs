@@ -4,7 +4,8 @@
 //! Declaring it as a poem-openapi `SecurityScheme` puts it in the OpenAPI document (so Swagger UI's
 //! Authorize button works) and makes "this operation is protected" part of each handler's
 //! signature. Extraction only takes the token (a missing header is a 401 `AUTH_MISSING` there);
-//! the handler then verifies it with the verifier the API holds as a typed field.
+//! the handler then verifies it with the verifier the API holds as a typed field (reusing the
+//! rate limiter's verification of the same token, when it made one).
 
 use poem_openapi::{SecurityScheme, auth::Bearer};
 
@@ -24,7 +25,7 @@ impl BearerAuth {
         verifier: &TokenVerifier,
         path_user_id: &str,
     ) -> Result<UserId, ApiError> {
-        let user = verifier.verify(&self.0.token).await?;
+        let user = verifier.verify_once(&self.0.token).await?;
         tracing::Span::current().record("user_id", user.user_id.as_str());
         if user.user_id.as_str() == path_user_id {
             Ok(user.user_id)

@@ -14,6 +14,7 @@ mod claims;
 pub mod dev_token;
 pub mod jwks;
 pub mod policy;
+pub mod verified;
 
 use std::sync::Arc;
 

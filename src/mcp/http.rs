@@ -258,7 +258,7 @@ impl<E> McpHttp<E> {
             })
             .filter(|t| !t.is_empty())
             .ok_or_else(|| challenge(ApiError::auth_missing()))?;
-        match self.verifier.verify(token).await {
+        match self.verifier.verify_once(token).await {
             Ok(user) => Ok(user.user_id),
             Err(e) => Err(challenge(ApiError::from(e))),
         }

@@ -128,6 +128,9 @@ pub enum StoreError {
     /// No task with that id belongs to that owner.
     #[error("task not found")]
     NotFound,
+    /// A create found the owner already at the most tasks allowed; nothing was written.
+    #[error("the owner already has the most tasks allowed")]
+    TaskLimitReached,
     /// The database could not be reached, or stayed busy past the configured timeout.
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -141,6 +144,7 @@ impl StoreError {
     pub fn duplicate(&self) -> Self {
         match self {
             Self::NotFound => Self::NotFound,
+            Self::TaskLimitReached => Self::TaskLimitReached,
             Self::Unavailable(reason) => Self::Unavailable(reason.clone()),
             Self::Internal(source) => Self::Internal(source.to_string().into()),
         }
@@ -190,10 +194,15 @@ pub trait TaskStore: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<TaskPage, StoreError>> + Send;
 
     /// Insert a task (the first of its series); the store assigns the id and both timestamps.
+    /// With `max_tasks`, the owner's task count is checked and the task inserted atomically:
+    /// an owner who already has `max_tasks` tasks gets `TaskLimitReached` and nothing is
+    /// written, however many creates race (the count is a counter row kept by triggers, never
+    /// a count of the owner's tasks).
     fn create(
         &self,
         owner: &UserId,
         task: TaskEdit,
+        max_tasks: Option<u64>,
     ) -> impl Future<Output = Result<Task, StoreError>> + Send;
 
     fn get(

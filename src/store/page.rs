@@ -57,13 +57,20 @@ pub(super) fn plan(dialect: Dialect, owner: &str, query: &PageQuery, columns: &s
     let count = {
         let mut b = Builder::new(dialect);
         let conditions = b.filter(owner, &query.filter);
-        Statement {
-            sql: format!(
+        let sql = if conditions.len() == 1 {
+            // No filter: the owner's counter row (kept exact by triggers in every writing
+            // transaction), not a count of their rows.
+            format!(
+                "SELECT COALESCE((SELECT task_count FROM task_counts WHERE user_id = {}), 0)",
+                b.placeholder(1)
+            )
+        } else {
+            format!(
                 "SELECT count(*) FROM tasks WHERE {}",
                 conditions.join(" AND ")
-            ),
-            args: b.args,
-        }
+            )
+        };
+        Statement { sql, args: b.args }
     };
     let sort = query.sort;
     let fetch = i64::from(query.limit) + 1;
@@ -297,6 +304,16 @@ impl Builder {
         Self {
             dialect,
             args: Vec::new(),
+        }
+    }
+
+    /// The placeholder of parameter `n` (1-based), already added.
+    fn placeholder(&self, n: usize) -> String {
+        match (self.dialect, &self.args[n - 1]) {
+            (Dialect::Sqlite, _) => format!("?{n}"),
+            (Dialect::Postgres, Arg::Int(_)) => format!("${n}::bigint"),
+            (Dialect::Postgres, Arg::Text(_)) => format!("${n}::text"),
+            (Dialect::Postgres, Arg::Bool(_)) => format!("${n}::boolean"),
         }
     }
 

@@ -29,6 +29,9 @@ pub enum TaskError {
     /// together (a recurrence without a due, a rule with no occurrence after the due, ...).
     #[error(transparent)]
     Schedule(#[from] ScheduleError),
+    /// The owner already has the most tasks a user may have (`quota.max_tasks_per_user`).
+    #[error("task quota reached: a user may have at most {limit} tasks; delete some to add more")]
+    QuotaExceeded { limit: u64 },
     /// The store refused (no such task for this owner) or failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -38,11 +41,23 @@ pub enum TaskError {
 #[derive(Clone)]
 pub struct TaskService<S> {
     store: S,
+    /// Most tasks one owner may have; `None` = unlimited.
+    max_tasks_per_user: Option<u64>,
 }
 
 impl<S: TaskStore> TaskService<S> {
+    /// The use cases over `store`, with no task quota.
     pub fn new(store: S) -> Self {
-        Self { store }
+        Self {
+            store,
+            max_tasks_per_user: None,
+        }
+    }
+
+    /// Refuse creates once an owner has `max` tasks (`None` or 0: unlimited).
+    pub fn with_task_quota(mut self, max: Option<u64>) -> Self {
+        self.max_tasks_per_user = max.filter(|&max| max > 0);
+        self
     }
 
     /// One page of the owner's tasks under `request`'s filters and order, with the total that
@@ -70,8 +85,19 @@ impl<S: TaskStore> TaskService<S> {
     }
 
     /// Create a task; the store assigns the id and timestamps, and `complete` starts false.
+    /// Refused with `QuotaExceeded` when the owner already has the most tasks allowed; the store
+    /// checks and inserts atomically, so racing creates never overshoot the quota. (Completing
+    /// a recurring task is not a create: its next occurrence is always started, even at the
+    /// quota, so finishing work never fails; it counts towards the quota from then on.)
     pub async fn create(&self, owner: &UserId, task: NewTask) -> Result<Task, TaskError> {
-        Ok(self.store.create(owner, TaskEdit::from(task)).await?)
+        let max = self.max_tasks_per_user;
+        match self.store.create(owner, TaskEdit::from(task), max).await {
+            Ok(task) => Ok(task),
+            Err(StoreError::TaskLimitReached) => Err(TaskError::QuotaExceeded {
+                limit: max.unwrap_or(0),
+            }),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// One of the owner's tasks; another owner's task is `NotFound`, as if it did not exist.

@@ -15,6 +15,8 @@ mod mcp;
 mod openapi;
 mod persistence;
 mod postgres;
+mod quota;
+mod rate_limit;
 mod recurrence;
 mod request_id;
 mod tags;

@@ -78,8 +78,26 @@ pub(super) fn all_tasks(rows: &[Row]) -> Result<Vec<Task>, StoreError> {
 /// Insert a task and its `task_tags` rows in one statement (so it is atomic without an explicit
 /// transaction). Parameters: see `insert_params`.
 fn insert_task_sql() -> String {
+    insert_sql("", "")
+}
+
+/// `insert_task_sql` that inserts nothing (and returns no row) when the owner already has `$17`
+/// tasks. Its first step upserts the owner's `task_counts` row, which locks it until the
+/// statement commits: concurrent creates of one owner queue there, and each reads the count the
+/// previous one left (an upsert sees the latest committed row, not its snapshot's).
+fn insert_task_within_limit_sql() -> String {
+    insert_sql(
+        "counted AS ( \
+           INSERT INTO task_counts (user_id, task_count) VALUES ($1::text, 0) \
+           ON CONFLICT (user_id) DO UPDATE SET task_count = task_counts.task_count \
+           RETURNING task_count), ",
+        "CROSS JOIN counted WHERE counted.task_count < $17::bigint",
+    )
+}
+
+fn insert_sql(before: &str, admit: &str) -> String {
     format!(
-        "WITH clock AS (SELECT {NOW_MS} AS ms), \
+        "WITH {before}clock AS (SELECT {NOW_MS} AS ms), \
          inserted AS ( \
            INSERT INTO tasks (user_id, title, description, complete, created_at, updated_at, \
              priority, tags, due_at, due_date, time_zone, recurrence, completed_at, occurrence, \
@@ -87,7 +105,7 @@ fn insert_task_sql() -> String {
            SELECT $1::text, $2::text, $3::text, $4::boolean, clock.ms, clock.ms, $5::smallint, \
              $6::text, $7::bigint, $8::text, $9::text, $10::text, $11::bigint, $12::integer, \
              $15::text, $16::text \
-           FROM clock RETURNING {TASK_COLUMNS}), \
+           FROM clock {admit} RETURNING {TASK_COLUMNS}), \
          tagged AS ( \
            INSERT INTO task_tags (user_id, tag_key, task_id, name) \
            SELECT inserted.user_id, tag.key, inserted.id, tag.name \
@@ -251,9 +269,27 @@ impl TaskStore for PgStore {
     }
 
     #[tracing::instrument(name = "postgres.create", skip_all)]
-    async fn create(&self, owner: &UserId, task: TaskEdit) -> Result<Task, StoreError> {
+    async fn create(
+        &self,
+        owner: &UserId,
+        task: TaskEdit,
+        max_tasks: Option<u64>,
+    ) -> Result<Task, StoreError> {
         let insert = InsertParams::new(owner.as_str(), &task, 1);
-        self.one_task(&insert_task_sql(), &insert.params()).await
+        let Some(max) = max_tasks else {
+            return self.one_task(&insert_task_sql(), &insert.params()).await;
+        };
+        let max = i64::try_from(max).unwrap_or(i64::MAX);
+        let mut params = insert.params().to_vec();
+        params.push(&max);
+        // No row back means the limit refused it: nothing else makes the insert return none.
+        match self
+            .one_task(&insert_task_within_limit_sql(), &params)
+            .await
+        {
+            Err(StoreError::NotFound) => Err(StoreError::TaskLimitReached),
+            other => other,
+        }
     }
 
     #[tracing::instrument(name = "postgres.get", skip_all)]

@@ -118,6 +118,18 @@ fn select_task(conn: &Connection, owner: &str, id: TaskId) -> Result<Task, Store
     one_task(stmt.query_row(params![id, owner], task_from_row).optional())
 }
 
+/// How many tasks `owner` has: the counter row the `tasks` triggers keep (0 without one).
+fn task_count(conn: &Connection, owner: &str) -> Result<u64, StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT task_count FROM task_counts WHERE user_id = ?1")
+        .map_err(map_error)?;
+    let count: Option<i64> = stmt
+        .query_row([owner], |row| row.get(0))
+        .optional()
+        .map_err(map_error)?;
+    Ok(u64::try_from(count.unwrap_or(0)).unwrap_or(0))
+}
+
 /// The `task_tags` rows of one task.
 pub(super) fn insert_tags(
     conn: &Connection,
@@ -215,10 +227,24 @@ impl TaskStore for SqliteStore {
     }
 
     #[tracing::instrument(name = "sqlite.create", skip_all)]
-    async fn create(&self, owner: &UserId, task: TaskEdit) -> Result<Task, StoreError> {
+    async fn create(
+        &self,
+        owner: &UserId,
+        task: TaskEdit,
+        max_tasks: Option<u64>,
+    ) -> Result<Task, StoreError> {
         let owner = owner.clone();
-        self.write(move |conn| insert_task(conn, owner.as_str(), &task, 1, now_ms()))
-            .await
+        // The writer thread is the only writer: nothing can insert between the count read here
+        // and the insert, so concurrent creates at the limit cannot overshoot it.
+        self.write(move |conn| {
+            if let Some(max) = max_tasks
+                && task_count(conn, owner.as_str())? >= max
+            {
+                return Err(StoreError::TaskLimitReached);
+            }
+            insert_task(conn, owner.as_str(), &task, 1, now_ms())
+        })
+        .await
     }
 
     #[tracing::instrument(name = "sqlite.get", skip_all)]
