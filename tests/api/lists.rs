@@ -15,6 +15,12 @@ use crate::support::{
     spawn_or_skip,
 };
 
+/// These tests make hundreds of requests as one user in a few seconds: the request budget
+/// (tested in `rate_limit.rs`) is off for them.
+fn unlimited(settings: &mut todo_api::config::Settings) {
+    settings.rate_limit.enabled = false;
+}
+
 /// `GET /api/{user}/tasks?{query}`: the response headers and the body, after checking the list
 /// shape (exactly `tasks`, `count`, `total`, `next_cursor`; `count` = tasks on the page) and that
 /// a `Link` header is there exactly when a next page is.
@@ -114,7 +120,7 @@ fn encode(text: &str) -> String {
 #[apply(every_backend)]
 #[tokio::test]
 async fn a_short_list_is_the_whole_list_with_its_total_and_no_next_page(backend: Backend) {
-    let app = spawn_or_skip!(backend);
+    let app = spawn_or_skip!(backend, unlimited);
     let (_, empty) = list(&app, "alice", "").await;
     assert_eq!(
         empty,
@@ -144,7 +150,7 @@ async fn a_short_list_is_the_whole_list_with_its_total_and_no_next_page(backend:
 #[apply(every_backend)]
 #[tokio::test]
 async fn pages_continue_by_cursor_and_link_until_the_last(backend: Backend) {
-    let app = spawn_or_skip!(backend);
+    let app = spawn_or_skip!(backend, unlimited);
     let mut created = create_all(
         &app,
         "alice",
@@ -206,7 +212,7 @@ async fn pages_continue_by_cursor_and_link_until_the_last(backend: Backend) {
 #[apply(every_backend)]
 #[tokio::test]
 async fn every_bad_parameter_is_a_422_naming_it(backend: Backend) {
-    let app = spawn_or_skip!(backend);
+    let app = spawn_or_skip!(backend, unlimited);
     let cases: &[(&str, &str, &str)] = &[
         ("complete=yes", "query.complete", "bool_parsing"),
         ("complete=", "query.complete", "bool_parsing"),
@@ -315,7 +321,7 @@ fn catalogue() -> Vec<Value> {
 #[apply(every_backend)]
 #[tokio::test]
 async fn filters_keep_exactly_the_matching_tasks(backend: Backend) {
-    let app = spawn_or_skip!(backend);
+    let app = spawn_or_skip!(backend, unlimited);
     let ids_of = create_all(&app, "alice", catalogue()).await;
     let [rent, milk, apfel, report, mum, zebra, percent, sofia] = ids_of[..] else {
         unreachable!()
@@ -392,7 +398,7 @@ async fn filters_keep_exactly_the_matching_tasks(backend: Backend) {
 #[apply(every_backend)]
 #[tokio::test]
 async fn overdue_is_not_complete_and_due_before_now(backend: Backend) {
-    let app = spawn_or_skip!(backend);
+    let app = spawn_or_skip!(backend, unlimited);
     let now = chrono::Utc::now();
     let past = (now - chrono::Duration::hours(2)).to_rfc3339();
     let future = (now + chrono::Duration::hours(2)).to_rfc3339();
@@ -495,7 +501,7 @@ fn model_order(tasks: &[Value], sort: &str, zone: chrono_tz::Tz) -> Vec<i64> {
 #[apply(every_backend)]
 #[tokio::test]
 async fn every_sort_order_is_kept_across_pages_with_ties_and_missing_dues(backend: Backend) {
-    let app = spawn_or_skip!(backend);
+    let app = spawn_or_skip!(backend, unlimited);
     // Ties on every key: repeated titles (in two cases), priorities and dues, a due_date and a
     // due_at at the same instant, and several tasks without a due.
     let mut bodies = Vec::new();
@@ -541,7 +547,7 @@ async fn every_sort_order_is_kept_across_pages_with_ties_and_missing_dues(backen
 #[apply(every_backend)]
 #[tokio::test]
 async fn a_cursor_only_continues_the_list_it_came_from(backend: Backend) {
-    let app = spawn_or_skip!(backend);
+    let app = spawn_or_skip!(backend, unlimited);
     create_all(
         &app,
         "alice",
@@ -637,7 +643,7 @@ async fn a_cursor_only_continues_the_list_it_came_from(backend: Backend) {
 #[apply(every_backend)]
 #[tokio::test]
 async fn a_walk_never_repeats_or_skips_while_others_write(backend: Backend) {
-    let app = spawn_or_skip!(backend);
+    let app = spawn_or_skip!(backend, unlimited);
     let initial = create_all(
         &app,
         "alice",
@@ -710,7 +716,7 @@ async fn a_walk_never_repeats_or_skips_while_others_write(backend: Backend) {
 #[apply(every_backend)]
 #[tokio::test]
 async fn clear_completed_deletes_only_the_users_complete_tasks(backend: Backend) {
-    let app = spawn_or_skip!(backend);
+    let app = spawn_or_skip!(backend, unlimited);
     let mut alice = create_all(
         &app,
         "alice",
@@ -835,7 +841,7 @@ async fn each_list_statement_reads_its_index(backend: Backend) {
         store::{AnyStore, open},
         tasks::{ListParams, ListRequest},
     };
-    let app = spawn_or_skip!(backend);
+    let app = spawn_or_skip!(backend, unlimited);
     seed_for_plans(&app).await;
     let store = open(&app.settings.database.url, &app.settings.database)
         .await
