@@ -15,6 +15,9 @@ pub mod domain;
 pub mod jwa;
 /// The MCP front door: the task use cases as tools for AI agents, over Streamable HTTP.
 pub mod mcp;
+/// The HTTP/1.1 server: accept loop, connection cap, timeouts, header limit, graceful shutdown,
+/// JSON answers to protocol errors.
+pub mod server;
 /// Building and running the server: settings -> store -> use cases -> REST -> listener.
 pub mod startup;
 /// Task storage behind an owner-scoped interface: the port and its SQLite and PostgreSQL backends.

@@ -1,0 +1,316 @@
+//! The socket as hyper sees it: a `TcpStream` that knows where its connection is between
+//! requests, so it can enforce the request head timeout and idle keep-alive timeout, close at
+//! once on shutdown when no request is in flight, and answer hyper's own protocol errors with
+//! the JSON error shape.
+//!
+//! Why at this level: hyper's HTTP/1 server answers a malformed or oversized request head with an
+//! empty-bodied response it writes itself, and its header timeout closes without an answer. Both
+//! happen before any request reaches poem. Between two requests the only bytes hyper can write
+//! are such automatic answers, so `ConnectionIo` replaces them with a JSON one, and runs the head
+//! timer itself so a slow client gets a 408.
+
+use std::{
+    io,
+    pin::Pin,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    task::{Context, Poll, ready},
+    time::Duration,
+};
+
+use hyper::StatusCode;
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    net::TcpStream,
+    time::{Instant, Sleep},
+};
+
+use super::{ConnectionLimits, protocol_error};
+
+/// How long our own error answer may take to leave before the connection is dropped anyway.
+const ERROR_WRITE_GRACE: Duration = Duration::from_secs(1);
+
+/// Where a connection is between and during requests; shared by the socket wrapper, the request
+/// service and the response body.
+pub(super) struct ConnectionState {
+    phase: Mutex<Phase>,
+    /// Set on shutdown: close as soon as no request is in flight.
+    closing: AtomicBool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for a request head, since `since`. `first_byte` is when its first byte came;
+    /// `reused` is whether a request was served on this connection before.
+    AwaitingHead {
+        since: Instant,
+        first_byte: Option<Instant>,
+        reused: bool,
+    },
+    /// A request reached the app; its response is not written yet.
+    Serving,
+    /// The app's response body is done; hyper may still be writing its last bytes.
+    Responded,
+    /// We answered with our own error; the connection ends once it is written.
+    Refused,
+}
+
+impl ConnectionState {
+    pub(super) fn new() -> Self {
+        Self {
+            phase: Mutex::new(Phase::AwaitingHead {
+                since: Instant::now(),
+                first_byte: None,
+                reused: false,
+            }),
+            closing: AtomicBool::new(false),
+        }
+    }
+
+    fn phase(&self) -> Phase {
+        *self.phase.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn set_phase(&self, phase: Phase) {
+        *self.phase.lock().unwrap_or_else(|e| e.into_inner()) = phase;
+    }
+
+    /// A request head was parsed and handed to the app.
+    pub(super) fn request_started(&self) {
+        self.set_phase(Phase::Serving);
+    }
+
+    /// hyper is done with the app's response body (it dropped it).
+    pub(super) fn response_finished(&self) {
+        let mut phase = self.phase.lock().unwrap_or_else(|e| e.into_inner());
+        if *phase == Phase::Serving {
+            *phase = Phase::Responded;
+        }
+    }
+
+    /// Shutdown: a connection waiting for a request head closes at its next read.
+    pub(super) fn close_when_idle(&self) {
+        self.closing.store(true, Ordering::Release);
+    }
+
+    fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+}
+
+/// The connection's socket, with the head timer and the rewriting of hyper's own error answers.
+pub(super) struct ConnectionIo {
+    stream: TcpStream,
+    state: Arc<ConnectionState>,
+    limits: Arc<ConnectionLimits>,
+    timer: Pin<Box<Sleep>>,
+    /// The deadline `timer` is armed for.
+    armed: Option<Instant>,
+    /// Our own answer, and how much of it is written.
+    answer: Option<(Vec<u8>, usize)>,
+}
+
+impl ConnectionIo {
+    pub(super) fn new(
+        stream: TcpStream,
+        state: Arc<ConnectionState>,
+        limits: Arc<ConnectionLimits>,
+    ) -> Self {
+        Self {
+            stream,
+            state,
+            limits,
+            timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
+            armed: None,
+            answer: None,
+        }
+    }
+
+    fn arm(&mut self, deadline: Instant) {
+        if self.armed != Some(deadline) {
+            self.timer.as_mut().reset(deadline);
+            self.armed = Some(deadline);
+        }
+    }
+
+    /// Answer `status` with our JSON error instead of whatever hyper would have sent, and end
+    /// the connection after it.
+    fn refuse(&mut self, status: StatusCode) {
+        self.state.set_phase(Phase::Refused);
+        self.answer = Some((protocol_error::response_bytes(status, &self.limits), 0));
+        self.arm(Instant::now() + ERROR_WRITE_GRACE);
+    }
+
+    /// Write what is left of our answer; give up on it once `ERROR_WRITE_GRACE` is over (a client
+    /// that does not read must not keep the connection).
+    fn poll_write_answer(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while let Some((bytes, written)) = &mut self.answer {
+            if *written == bytes.len() {
+                self.answer = None;
+                break;
+            }
+            match Pin::new(&mut self.stream).poll_write(cx, &bytes[*written..]) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => *written += n,
+                Poll::Ready(Err(e)) => {
+                    self.answer = None;
+                    return Poll::Ready(Err(e));
+                }
+                Poll::Pending => {
+                    ready!(self.timer.as_mut().poll(cx));
+                    self.answer = None;
+                    return Poll::Ready(Err(io::ErrorKind::TimedOut.into()));
+                }
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// When the request head being waited for is overdue: from the connection's opening (or the
+    /// head's first byte after a keep-alive pause) plus the head timeout, or, while a kept-alive
+    /// connection sits idle, from the end of the last response plus the keep-alive timeout.
+    fn head_deadline(&self, since: Instant, first_byte: Option<Instant>, reused: bool) -> Instant {
+        match (first_byte, reused) {
+            (None, true) => since + self.limits.keep_alive_timeout,
+            (Some(at), true) => at + self.limits.header_read_timeout,
+            (_, false) => since + self.limits.header_read_timeout,
+        }
+    }
+
+    /// Replace the automatic answer hyper is writing (`head` starts with its status line).
+    fn replace_automatic_answer(&mut self, head: &[u8]) {
+        let status = head
+            .get(9..12)
+            .and_then(|code| std::str::from_utf8(code).ok())
+            .and_then(|code| code.parse::<u16>().ok())
+            .and_then(|code| StatusCode::from_u16(code).ok())
+            .unwrap_or(StatusCode::BAD_REQUEST);
+        self.refuse(status);
+    }
+}
+
+impl AsyncRead for ConnectionIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let (since, first_byte, reused) = match this.state.phase() {
+            Phase::AwaitingHead {
+                since,
+                first_byte,
+                reused,
+            } => (since, first_byte, reused),
+            Phase::Refused => {
+                ready!(this.poll_write_answer(cx))?;
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "request refused",
+                )));
+            }
+            Phase::Serving | Phase::Responded => {
+                return Pin::new(&mut this.stream).poll_read(cx, buf);
+            }
+        };
+        if this.state.is_closing() {
+            // End of stream: hyper closes an idle connection, and gives up on a half-sent head
+            // without answering it.
+            return Poll::Ready(Ok(()));
+        }
+        this.arm(this.head_deadline(since, first_byte, reused));
+        let before = buf.filled().len();
+        match Pin::new(&mut this.stream).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                if first_byte.is_none() && buf.filled().len() > before {
+                    this.state.set_phase(Phase::AwaitingHead {
+                        since,
+                        first_byte: Some(Instant::now()),
+                        reused,
+                    });
+                }
+                return Poll::Ready(Ok(()));
+            }
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => {}
+        }
+        ready!(this.timer.as_mut().poll(cx));
+        if first_byte.is_none() {
+            tracing::debug!("closing a connection that sent nothing in time");
+            return Poll::Ready(Ok(()));
+        }
+        this.refuse(StatusCode::REQUEST_TIMEOUT);
+        ready!(this.poll_write_answer(cx))?;
+        Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "request head not received in time",
+        )))
+    }
+}
+
+impl AsyncWrite for ConnectionIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        match this.state.phase() {
+            Phase::Serving | Phase::Responded => Pin::new(&mut this.stream).poll_write(cx, buf),
+            Phase::AwaitingHead { .. } => {
+                // No request reached the app: this is hyper's automatic answer to a bad head.
+                this.replace_automatic_answer(buf);
+                let _ = this.poll_write_answer(cx);
+                Poll::Ready(Ok(buf.len()))
+            }
+            // The rest of hyper's automatic answer: swallowed.
+            Phase::Refused => Poll::Ready(Ok(buf.len())),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        match this.state.phase() {
+            Phase::Serving | Phase::Responded => {
+                Pin::new(&mut this.stream).poll_write_vectored(cx, bufs)
+            }
+            Phase::AwaitingHead { .. } | Phase::Refused => {
+                let joined: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+                Pin::new(this).poll_write(cx, &joined)
+            }
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_write_answer(cx))?;
+        ready!(Pin::new(&mut this.stream).poll_flush(cx))?;
+        // hyper flushes once all of a response is written: the connection now waits for the next
+        // request head.
+        let mut phase = this.state.phase.lock().unwrap_or_else(|e| e.into_inner());
+        if *phase == Phase::Responded {
+            *phase = Phase::AwaitingHead {
+                since: Instant::now(),
+                first_byte: None,
+                reused: true,
+            };
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let _ = ready!(this.poll_write_answer(cx));
+        Pin::new(&mut this.stream).poll_shutdown(cx)
+    }
+}
