@@ -394,9 +394,15 @@ impl ServerSettings {
     /// Every timeout at least 1 s, at least one connection, a sane header size.
     pub fn validate(&self) -> Result<(), ConfigError> {
         for (key, value) in [
-            ("server.header_read_timeout_secs", self.header_read_timeout_secs),
+            (
+                "server.header_read_timeout_secs",
+                self.header_read_timeout_secs,
+            ),
             ("server.body_read_timeout_secs", self.body_read_timeout_secs),
-            ("server.keep_alive_timeout_secs", self.keep_alive_timeout_secs),
+            (
+                "server.keep_alive_timeout_secs",
+                self.keep_alive_timeout_secs,
+            ),
         ] {
             if value == 0 {
                 return Err(ConfigError::Invalid(format!("{key} must be at least 1")));

@@ -16,8 +16,8 @@ use poem::{
     http::HeaderValue,
     middleware::{CatchPanic, Cors},
 };
-use tokio::net::TcpListener;
 use poem_openapi::OperationId;
+use tokio::net::TcpListener;
 use tracing::Instrument;
 
 use crate::{

@@ -38,6 +38,15 @@ pub(super) struct ConnectionState {
     phase: Mutex<Phase>,
     /// Set on shutdown: close as soon as no request is in flight.
     closing: AtomicBool,
+    /// The socket of a refused connection, handed back when hyper lets go of it, so the
+    /// connection can close without losing its answer (see `linger`).
+    refused: Mutex<Option<RefusedSocket>>,
+}
+
+/// A refused connection's socket and what is left to write of its answer.
+pub(super) struct RefusedSocket {
+    stream: TcpStream,
+    unwritten: Vec<u8>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +75,16 @@ impl ConnectionState {
                 reused: false,
             }),
             closing: AtomicBool::new(false),
+            refused: Mutex::new(None),
         }
+    }
+
+    /// The socket of a connection we refused, once hyper has dropped it.
+    pub(super) fn take_refused(&self) -> Option<RefusedSocket> {
+        self.refused
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 
     fn phase(&self) -> Phase {
@@ -102,7 +120,8 @@ impl ConnectionState {
 
 /// The connection's socket, with the head timer and the rewriting of hyper's own error answers.
 pub(super) struct ConnectionIo {
-    stream: TcpStream,
+    /// Always `Some` until dropped.
+    stream: Option<TcpStream>,
     state: Arc<ConnectionState>,
     limits: Arc<ConnectionLimits>,
     timer: Pin<Box<Sleep>>,
@@ -119,13 +138,21 @@ impl ConnectionIo {
         limits: Arc<ConnectionLimits>,
     ) -> Self {
         Self {
-            stream,
+            stream: Some(stream),
             state,
             limits,
             timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
             armed: None,
             answer: None,
         }
+    }
+
+    fn stream(&mut self) -> Pin<&mut TcpStream> {
+        Pin::new(
+            self.stream
+                .as_mut()
+                .expect("the socket is present until drop"),
+        )
     }
 
     fn arm(&mut self, deadline: Instant) {
@@ -151,7 +178,8 @@ impl ConnectionIo {
                 self.answer = None;
                 break;
             }
-            match Pin::new(&mut self.stream).poll_write(cx, &bytes[*written..]) {
+            let stream = Pin::new(self.stream.as_mut().expect("present until drop"));
+            match stream.poll_write(cx, &bytes[*written..]) {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
                 Poll::Ready(Ok(n)) => *written += n,
                 Poll::Ready(Err(e)) => {
@@ -212,7 +240,7 @@ impl AsyncRead for ConnectionIo {
                 )));
             }
             Phase::Serving | Phase::Responded => {
-                return Pin::new(&mut this.stream).poll_read(cx, buf);
+                return this.stream().poll_read(cx, buf);
             }
         };
         if this.state.is_closing() {
@@ -222,7 +250,7 @@ impl AsyncRead for ConnectionIo {
         }
         this.arm(this.head_deadline(since, first_byte, reused));
         let before = buf.filled().len();
-        match Pin::new(&mut this.stream).poll_read(cx, buf) {
+        match this.stream().poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
                 if first_byte.is_none() && buf.filled().len() > before {
                     this.state.set_phase(Phase::AwaitingHead {
@@ -258,7 +286,7 @@ impl AsyncWrite for ConnectionIo {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         match this.state.phase() {
-            Phase::Serving | Phase::Responded => Pin::new(&mut this.stream).poll_write(cx, buf),
+            Phase::Serving | Phase::Responded => this.stream().poll_write(cx, buf),
             Phase::AwaitingHead { .. } => {
                 // No request reached the app: this is hyper's automatic answer to a bad head.
                 this.replace_automatic_answer(buf);
@@ -277,9 +305,7 @@ impl AsyncWrite for ConnectionIo {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         match this.state.phase() {
-            Phase::Serving | Phase::Responded => {
-                Pin::new(&mut this.stream).poll_write_vectored(cx, bufs)
-            }
+            Phase::Serving | Phase::Responded => this.stream().poll_write_vectored(cx, bufs),
             Phase::AwaitingHead { .. } | Phase::Refused => {
                 let joined: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
                 Pin::new(this).poll_write(cx, &joined)
@@ -288,22 +314,26 @@ impl AsyncWrite for ConnectionIo {
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
+        self.stream.as_ref().is_some_and(|s| s.is_write_vectored())
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         ready!(this.poll_write_answer(cx))?;
-        ready!(Pin::new(&mut this.stream).poll_flush(cx))?;
+        ready!(this.stream().poll_flush(cx))?;
         // hyper flushes once all of a response is written: the connection now waits for the next
         // request head.
-        let mut phase = this.state.phase.lock().unwrap_or_else(|e| e.into_inner());
-        if *phase == Phase::Responded {
-            *phase = Phase::AwaitingHead {
-                since: Instant::now(),
+        if this.state.phase() == Phase::Responded {
+            let since = Instant::now();
+            this.state.set_phase(Phase::AwaitingHead {
+                since,
                 first_byte: None,
                 reused: true,
-            };
+            });
+            // hyper will not read again until the socket is readable, so the keep-alive timer
+            // must wake the connection itself.
+            this.arm(this.head_deadline(since, None, true));
+            let _ = this.timer.as_mut().poll(cx);
         }
         Poll::Ready(Ok(()))
     }
@@ -311,6 +341,42 @@ impl AsyncWrite for ConnectionIo {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let _ = ready!(this.poll_write_answer(cx));
-        Pin::new(&mut this.stream).poll_shutdown(cx)
+        this.stream().poll_shutdown(cx)
     }
+}
+
+impl Drop for ConnectionIo {
+    fn drop(&mut self) {
+        if self.state.phase() != Phase::Refused {
+            return;
+        }
+        if let Some(stream) = self.stream.take() {
+            let unwritten = match self.answer.take() {
+                Some((bytes, written)) => bytes[written..].to_vec(),
+                None => Vec::new(),
+            };
+            *self.state.refused.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(RefusedSocket { stream, unwritten });
+        }
+    }
+}
+
+/// Close a refused connection the way that keeps its answer: finish writing it, send FIN, then
+/// read and discard what the client still sends until it closes too, for at most
+/// `ERROR_WRITE_GRACE`. Closing with unread bytes would send a reset, which can make the client
+/// drop our answer unread.
+pub(super) async fn linger(refused: RefusedSocket) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let RefusedSocket {
+        mut stream,
+        unwritten,
+    } = refused;
+    let _ = tokio::time::timeout(ERROR_WRITE_GRACE, async {
+        stream.write_all(&unwritten).await?;
+        stream.shutdown().await?;
+        let mut sink = [0u8; 4096];
+        while stream.read(&mut sink).await? > 0 {}
+        io::Result::Ok(())
+    })
+    .await;
 }

@@ -57,26 +57,17 @@ impl ConnectionLimits {
     /// reserve is 64 files plus 4 per database connection (`database.pool_size` + 1), so that
     /// connections can never starve the process of file descriptors.
     pub fn from_settings(server: &ServerSettings, database: &DatabaseSettings) -> Self {
-        let reserve = RESERVED_FILES
-            + RESERVED_FILES_PER_DATABASE_CONNECTION * (u64::from(database.pool_size) + 1);
-        let max_connections = match open_file_soft_limit() {
-            Some(soft) => {
-                let fits = usize::try_from(soft.saturating_sub(reserve))
-                    .unwrap_or(usize::MAX)
-                    .max(1);
-                if fits < server.max_connections {
-                    tracing::warn!(
-                        configured = server.max_connections,
-                        open_file_limit = soft,
-                        reserve,
-                        using = fits,
-                        "server.max_connections lowered to fit the open-file limit (raise `ulimit -n` to allow more)"
-                    );
-                }
-                server.max_connections.min(fits)
-            }
-            None => server.max_connections,
-        };
+        let open_files = open_file_soft_limit();
+        let max_connections =
+            fit_to_open_files(server.max_connections, open_files, database.pool_size);
+        if max_connections < server.max_connections {
+            tracing::warn!(
+                configured = server.max_connections,
+                open_file_limit = open_files,
+                using = max_connections,
+                "server.max_connections lowered to fit the open-file limit (raise `ulimit -n` to allow more)"
+            );
+        }
         Self {
             header_read_timeout: server.header_read_timeout(),
             body_read_timeout: server.body_read_timeout(),
@@ -85,6 +76,19 @@ impl ConnectionLimits {
             max_connections,
         }
     }
+}
+
+/// `configured`, lowered to leave the reserve free under the `open_files` soft limit (at least 1).
+fn fit_to_open_files(configured: usize, open_files: Option<u64>, pool_size: u32) -> usize {
+    let Some(open_files) = open_files else {
+        return configured;
+    };
+    let reserve =
+        RESERVED_FILES + RESERVED_FILES_PER_DATABASE_CONNECTION * (u64::from(pool_size) + 1);
+    let fits = usize::try_from(open_files.saturating_sub(reserve))
+        .unwrap_or(usize::MAX)
+        .max(1);
+    configured.min(fits)
 }
 
 /// The soft `RLIMIT_NOFILE`, when the platform has one.
@@ -214,7 +218,8 @@ async fn serve_connection(connection: Connection) {
         .max_header_size(limits.max_header_bytes)
         .keep_alive(true)
         .serve_connection(TokioIo::new(io), service);
-    tokio::pin!(conn);
+    // Boxed so it can be dropped (handing a refused socket back) before the function ends.
+    let mut conn = Box::pin(conn);
     let shutdown = async move {
         // An error means the server is gone: shut down as well.
         let _ = closing.wait_for(|closing| *closing).await;
@@ -224,11 +229,32 @@ async fn serve_connection(connection: Connection) {
         () = shutdown => {
             state.close_when_idle();
             conn.as_mut().graceful_shutdown();
-            conn.await
+            conn.as_mut().await
         }
     };
+    drop(conn);
     if let Err(e) = result {
         tracing::debug!(error = %e, %remote_addr, "connection ended with an error");
     }
+    if let Some(refused) = state.take_refused() {
+        connection_io::linger(refused).await;
+    }
     drop(permit);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_connection_cap_leaves_room_for_the_database_and_the_process() {
+        // 64 + 4 × (8 + 1) = 100 files reserved with the default pool.
+        assert_eq!(fit_to_open_files(1024, Some(1024), 8), 924);
+        assert_eq!(fit_to_open_files(1024, Some(20_000), 8), 1024);
+        assert_eq!(fit_to_open_files(1024, Some(1124), 8), 1024);
+        assert_eq!(fit_to_open_files(1024, Some(1024), 32), 1024 - 64 - 4 * 33);
+        assert_eq!(fit_to_open_files(1024, Some(50), 8), 1, "never zero");
+        assert_eq!(fit_to_open_files(1024, None, 8), 1024, "no limit known");
+        assert_eq!(fit_to_open_files(10, Some(u64::MAX), 8), 10);
+    }
 }

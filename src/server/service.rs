@@ -72,11 +72,8 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestService {
         Box::pin(async move {
             let mut req = poem::Request::from((req, local_addr, remote_addr, Scheme::HTTP));
             let expired = Arc::new(AtomicBool::new(false));
-            let body = DeadlineBody::new(
-                req.take_body().into(),
-                body_read_timeout,
-                expired.clone(),
-            );
+            let body =
+                DeadlineBody::new(req.take_body().into(), body_read_timeout, expired.clone());
             req.set_body(poem::Body::from(BoxBody::new(body)));
             let mut resp = app.get_response(req).await;
             if expired.load(Ordering::Acquire) {
@@ -86,7 +83,8 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestService {
                     .unwrap_or_else(|| request_id::accept_or_generate(None));
                 resp = protocol_error::body_timeout_response(id, body_read_timeout);
             }
-            let (parts, body) = http::Response::<BoxBody<Bytes, io::Error>>::from(resp).into_parts();
+            let (parts, body) =
+                http::Response::<BoxBody<Bytes, io::Error>>::from(resp).into_parts();
             Ok(http::Response::from_parts(
                 parts,
                 ResponseBody { inner: body, state },
