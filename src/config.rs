@@ -90,6 +90,9 @@ pub struct ServerSettings {
     pub body_read_timeout_secs: u64,
     /// How long a kept-alive connection may sit idle between requests before it is closed.
     pub keep_alive_timeout_secs: u64,
+    /// How long writing a response may wait for the client to read it (its receive window is
+    /// full) before the connection is dropped.
+    pub send_timeout_secs: u64,
     /// Most connections open at once. The server lowers it to the open-file soft limit minus a
     /// reserve for the database and the process (see `server::ConnectionLimits`); connections
     /// above it wait in the listen backlog.
@@ -179,6 +182,7 @@ impl Default for ServerSettings {
             header_read_timeout_secs: 10,
             body_read_timeout_secs: 10,
             keep_alive_timeout_secs: 30,
+            send_timeout_secs: 30,
             max_connections: 1024,
             max_header_bytes: 16 * 1024,
         }
@@ -433,6 +437,10 @@ impl ServerSettings {
 
     pub fn keep_alive_timeout(&self) -> Duration {
         Duration::from_secs(self.keep_alive_timeout_secs)
+    }
+
+    pub fn send_timeout(&self) -> Duration {
+        Duration::from_secs(self.send_timeout_secs)
     }
 }
 

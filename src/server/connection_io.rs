@@ -129,6 +129,8 @@ pub(super) struct ConnectionIo {
     armed: Option<Instant>,
     /// Our own answer, and how much of it is written.
     answer: Option<(Vec<u8>, usize)>,
+    /// Since when a response write has been waiting for the client to read.
+    write_stalled_since: Option<Instant>,
 }
 
 impl ConnectionIo {
@@ -144,6 +146,7 @@ impl ConnectionIo {
             timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
             armed: None,
             answer: None,
+            write_stalled_since: None,
         }
     }
 
@@ -194,6 +197,27 @@ impl ConnectionIo {
             }
         }
         Poll::Ready(Ok(()))
+    }
+
+    /// Track a response write to the client: one that has made no progress for
+    /// `send_timeout` (the client stopped reading) fails, which ends the connection.
+    fn guard_response_write<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        written: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if written.is_ready() {
+            self.write_stalled_since = None;
+            return written;
+        }
+        let since = *self.write_stalled_since.get_or_insert_with(Instant::now);
+        self.arm(since + self.limits.send_timeout);
+        ready!(self.timer.as_mut().poll(cx));
+        tracing::debug!("dropping a connection whose client stopped reading its response");
+        Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the client did not read the response in time",
+        )))
     }
 
     /// When the request head being waited for is overdue: from the connection's opening (or the
@@ -286,7 +310,10 @@ impl AsyncWrite for ConnectionIo {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         match this.state.phase() {
-            Phase::Serving | Phase::Responded => this.stream().poll_write(cx, buf),
+            Phase::Serving | Phase::Responded => {
+                let written = this.stream().poll_write(cx, buf);
+                this.guard_response_write(cx, written)
+            }
             Phase::AwaitingHead { .. } => {
                 // No request reached the app: this is hyper's automatic answer to a bad head.
                 this.replace_automatic_answer(buf);
@@ -305,7 +332,10 @@ impl AsyncWrite for ConnectionIo {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         match this.state.phase() {
-            Phase::Serving | Phase::Responded => this.stream().poll_write_vectored(cx, bufs),
+            Phase::Serving | Phase::Responded => {
+                let written = this.stream().poll_write_vectored(cx, bufs);
+                this.guard_response_write(cx, written)
+            }
             Phase::AwaitingHead { .. } | Phase::Refused => {
                 let joined: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
                 Pin::new(this).poll_write(cx, &joined)

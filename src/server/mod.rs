@@ -1,6 +1,6 @@
 //! The HTTP/1.1 server under the app: the accept loop, the cap on open connections, the limits
 //! each connection lives under (request head and body read timeouts, idle keep-alive timeout,
-//! request head size) and graceful shutdown.
+//! response send timeout, request head size) and graceful shutdown.
 //!
 //! poem's own `Server` has none of these knobs, so connections are served with hyper directly
 //! and every request is handed to the poem endpoint. `specs/operations.md` ("Connections and
@@ -45,6 +45,8 @@ pub struct ConnectionLimits {
     pub body_read_timeout: Duration,
     /// Time a kept-alive connection may sit idle between requests.
     pub keep_alive_timeout: Duration,
+    /// Time a response write may wait for the client to read before the connection is dropped.
+    pub send_timeout: Duration,
     /// Largest request head, in bytes.
     pub max_header_bytes: usize,
     /// Most connections open at once: `server.max_connections`, lowered to fit the open-file limit.
@@ -72,6 +74,7 @@ impl ConnectionLimits {
             header_read_timeout: server.header_read_timeout(),
             body_read_timeout: server.body_read_timeout(),
             keep_alive_timeout: server.keep_alive_timeout(),
+            send_timeout: server.send_timeout(),
             max_header_bytes: server.max_header_bytes,
             max_connections,
         }

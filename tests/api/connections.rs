@@ -28,6 +28,7 @@ fn short_timeouts(settings: &mut Settings) {
     settings.server.header_read_timeout_secs = 1;
     settings.server.body_read_timeout_secs = 1;
     settings.server.keep_alive_timeout_secs = 1;
+    settings.server.send_timeout_secs = 1;
 }
 
 async fn connect(app: &TestApp) -> TcpStream {
@@ -278,6 +279,32 @@ async fn a_stalled_request_body_is_cut_off_with_a_408() {
     assert_protocol_error(&resp, 408, "request body was not received within 1 s");
     assert_closed(&mut conn).await;
     assert_no_tasks(&app, "alice").await;
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_its_responses_is_dropped() {
+    let app = spawn_or_skip!(Backend::Sqlite, short_timeouts);
+    let mut conn = connect(&app).await;
+    // 400 pipelined requests for the 64 KB contract: about 26 MB of responses, far more than the
+    // socket buffers hold, so the server's writes stall while the client reads nothing.
+    let request = b"GET /openapi.json HTTP/1.1\r\nHost: localhost\r\n\r\n".repeat(400);
+    conn.write_all(&request).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(PATIENCE, conn.read_to_end(&mut received)).await;
+    assert!(read.is_ok(), "the server closed the connection");
+    let responses = received
+        .windows(b"HTTP/1.1 200 OK".len())
+        .filter(|w| *w == b"HTTP/1.1 200 OK")
+        .count();
+    assert!(
+        responses < 400,
+        "the server should drop the connection before sending every response; it sent {responses}"
+    );
+
+    let resp = app.client.get(app.url("/health")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
 }
 
 #[tokio::test]
