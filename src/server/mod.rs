@@ -36,6 +36,10 @@ const RESERVED_FILES: u64 = 64;
 /// WAL and its shared-memory file; a PostgreSQL one holds a socket.
 const RESERVED_FILES_PER_DATABASE_CONNECTION: u64 = 4;
 
+/// Most header fields in one request: hyper's default, named here because the 431 says it (not
+/// set explicitly: hyper then keeps headers on the heap).
+const MAX_HEADER_FIELDS: usize = 100;
+
 /// The limits every connection lives under, resolved once at start-up.
 #[derive(Debug, Clone)]
 pub struct ConnectionLimits {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use poem::http::{HeaderValue, StatusCode, header};
 
-use super::ConnectionLimits;
+use super::{ConnectionLimits, MAX_HEADER_FIELDS};
 use crate::api::{
     request_id,
     schemas::{ErrorBody, ErrorCode, Timestamp},
@@ -51,7 +51,7 @@ fn head_detail(status: StatusCode, limits: &ConnectionLimits) -> String {
         ),
         StatusCode::URI_TOO_LONG => "the request URI is too long".into(),
         StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => format!(
-            "the request head (request line and headers) is larger than {} bytes",
+            "the request head is too large: more than {} bytes (request line and headers) or more than {MAX_HEADER_FIELDS} header fields",
             limits.max_header_bytes
         ),
         other => other.canonical_reason().unwrap_or("bad request").into(),

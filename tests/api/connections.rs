@@ -437,9 +437,20 @@ async fn a_request_head_over_the_limit_is_a_431_in_the_error_shape() {
         // The server may refuse before the whole head is sent.
         let _ = stream.write_all(huge.as_bytes()).await;
         let resp = read_response(stream).await;
-        assert_protocol_error(&resp, 431, "larger than 4096 bytes");
+        assert_protocol_error(&resp, 431, "more than 4096 bytes");
         assert_closed(stream).await;
     }
+
+    // Small, but too many header fields.
+    let mut many = String::from("GET /health HTTP/1.1\r\nHost: localhost\r\n");
+    for i in 0..100 {
+        many.push_str(&format!("X-{i}: a\r\n"));
+    }
+    many.push_str("\r\n");
+    let mut conn = connect(&app).await;
+    conn.write_all(many.as_bytes()).await.unwrap();
+    let resp = read_response(&mut conn).await;
+    assert_protocol_error(&resp, 431, "more than 100 header fields");
 }
 
 #[tokio::test]
