@@ -171,6 +171,24 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     /// How long in-flight requests may take to finish after SIGINT/SIGTERM.
     pub shutdown_timeout_secs: u64,
+    /// Time a client has to send a whole request head (request line and headers), counted from
+    /// the connection's opening or from the first byte after an idle keep-alive pause. Slower
+    /// clients get 408 and are disconnected.
+    pub header_read_timeout_secs: u64,
+    /// Time a request body may take to arrive, counted from when the server starts reading it.
+    /// A stalled body is answered 408 and the connection closed.
+    pub body_read_timeout_secs: u64,
+    /// How long a kept-alive connection may sit idle between requests before it is closed.
+    pub keep_alive_timeout_secs: u64,
+    /// How long writing a response may wait for the client to read it (its receive window is
+    /// full) before the connection is dropped.
+    pub send_timeout_secs: u64,
+    /// Most connections open at once. The server lowers it to the open-file soft limit minus a
+    /// reserve for the database and the process (see `server::ConnectionLimits`); connections
+    /// above it wait in the listen backlog.
+    pub max_connections: usize,
+    /// Largest request head (request line and headers), in bytes; above it the answer is 431.
+    pub max_header_bytes: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -251,6 +269,12 @@ impl Default for ServerSettings {
             cors_origins: vec!["http://localhost:3000".into()],
             max_body_bytes: 64 * 1024,
             shutdown_timeout_secs: 10,
+            header_read_timeout_secs: 10,
+            body_read_timeout_secs: 10,
+            keep_alive_timeout_secs: 30,
+            send_timeout_secs: 30,
+            max_connections: 1024,
+            max_header_bytes: 16 * 1024,
         }
     }
 }
@@ -437,6 +461,7 @@ impl Settings {
         self.auth.validate()?;
         self.mcp.validate()?;
         self.rate_limit.validate()?;
+        self.server.validate()?;
         if self.database.pool_size == 0 {
             return Err(ConfigError::Invalid(
                 "database.pool_size must be at least 1".into(),
@@ -453,6 +478,60 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+}
+
+impl ServerSettings {
+    /// Smallest and largest accepted `max_header_bytes`: a browser's ordinary request head fits
+    /// in the smallest; the largest stays under hyper's read buffer (about 400 KiB).
+    pub const MAX_HEADER_BYTES_RANGE: std::ops::RangeInclusive<usize> = 1024..=256 * 1024;
+
+    /// Every timeout at least 1 s, at least one connection, a sane header size.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (key, value) in [
+            (
+                "server.header_read_timeout_secs",
+                self.header_read_timeout_secs,
+            ),
+            ("server.body_read_timeout_secs", self.body_read_timeout_secs),
+            (
+                "server.keep_alive_timeout_secs",
+                self.keep_alive_timeout_secs,
+            ),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Invalid(format!("{key} must be at least 1")));
+            }
+        }
+        if self.max_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "server.max_connections must be at least 1".into(),
+            ));
+        }
+        if !Self::MAX_HEADER_BYTES_RANGE.contains(&self.max_header_bytes) {
+            return Err(ConfigError::Invalid(format!(
+                "server.max_header_bytes must be between {} and {}",
+                Self::MAX_HEADER_BYTES_RANGE.start(),
+                Self::MAX_HEADER_BYTES_RANGE.end()
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs)
+    }
+
+    pub fn body_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_read_timeout_secs)
+    }
+
+    pub fn keep_alive_timeout(&self) -> Duration {
+        Duration::from_secs(self.keep_alive_timeout_secs)
+    }
+
+    pub fn send_timeout(&self) -> Duration {
+        Duration::from_secs(self.send_timeout_secs)
     }
 }
 

@@ -17,6 +17,9 @@ pub mod jwa;
 pub mod mcp;
 /// Request budgets per token subject and per client address, and where they are checked.
 pub mod rate_limit;
+/// The HTTP/1.1 server: accept loop, connection cap, timeouts, header limit, graceful shutdown,
+/// JSON answers to protocol errors.
+pub mod server;
 /// Building and running the server: settings -> store -> use cases -> REST -> listener.
 pub mod startup;
 /// Task storage behind an owner-scoped interface: the port and its SQLite and PostgreSQL backends.

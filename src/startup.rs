@@ -11,13 +11,13 @@ use std::{
 };
 
 use poem::{
-    Endpoint, EndpointExt, IntoResponse, Request, Response, Route, Server,
+    Endpoint, EndpointExt, IntoResponse, Request, Response, Route,
     endpoint::BoxEndpoint,
     http::HeaderValue,
-    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
     middleware::{CatchPanic, Cors},
 };
 use poem_openapi::OperationId;
+use tokio::net::TcpListener;
 use tracing::Instrument;
 
 use crate::{
@@ -26,6 +26,7 @@ use crate::{
     config::{ConfigError, Settings},
     mcp::{self, LoggedRoute},
     rate_limit::{self, RateLimit, RateLimits},
+    server::{self, ConnectionLimits},
     store::{self, AnyStore, OpenError, TaskStore},
     tasks::TaskService,
 };
@@ -48,8 +49,9 @@ pub enum StartupError {
 /// A bound, ready-to-run server.
 pub struct Application {
     addr: SocketAddr,
-    acceptor: TcpAcceptor,
+    listener: TcpListener,
     app: BoxEndpoint<'static, Response>,
+    limits: ConnectionLimits,
     shutdown_timeout: Duration,
 }
 
@@ -68,25 +70,17 @@ impl Application {
             AnyStore::Postgres(store) => build_app(store, verifier, limits, settings),
         };
         let bind_addr = format!("{}:{}", settings.server.host, settings.server.port);
-        let acceptor = TcpListener::bind(bind_addr.clone())
-            .into_acceptor()
-            .await
-            .map_err(|source| StartupError::Bind {
-                addr: bind_addr.clone(),
-                source,
-            })?;
-        let addr = acceptor
-            .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().copied())
-            .ok_or_else(|| StartupError::Bind {
-                addr: bind_addr,
-                source: std::io::Error::other("no local address"),
-            })?;
+        let bind_error = |source| StartupError::Bind {
+            addr: bind_addr.clone(),
+            source,
+        };
+        let listener = TcpListener::bind(&bind_addr).await.map_err(bind_error)?;
+        let addr = listener.local_addr().map_err(bind_error)?;
         Ok(Self {
             addr,
-            acceptor,
+            listener,
             app,
+            limits: ConnectionLimits::from_settings(&settings.server, &settings.database),
             shutdown_timeout: Duration::from_secs(settings.server.shutdown_timeout_secs),
         })
     }
@@ -99,11 +93,23 @@ impl Application {
         self.addr.port()
     }
 
-    /// Serve until `signal` completes, then let in-flight requests finish.
+    /// The connection limits this server runs with (`max_connections` already fitted to the
+    /// open-file limit).
+    pub fn connection_limits(&self) -> &ConnectionLimits {
+        &self.limits
+    }
+
+    /// Serve until `signal` completes, then close idle connections at once and let in-flight
+    /// requests finish (for at most `server.shutdown_timeout_secs`).
     pub async fn run_until(self, signal: impl Future<Output = ()> + Send) -> std::io::Result<()> {
-        Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(self.app, signal, Some(self.shutdown_timeout))
-            .await
+        server::serve(
+            self.listener,
+            self.app,
+            self.limits,
+            self.shutdown_timeout,
+            signal,
+        )
+        .await
     }
 }
 

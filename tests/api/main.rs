@@ -8,6 +8,7 @@ mod backup;
 mod better_auth;
 mod cli;
 mod concurrency;
+mod connections;
 mod errors;
 mod jwks;
 mod lists;
