@@ -41,6 +41,56 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub mcp: McpSettings,
     pub log: LogSettings,
+    pub metrics: MetricsSettings,
+}
+
+/// Prometheus metrics (`GET /metrics`): whether they are recorded, and where they are served.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// Record metrics. Off: nothing is recorded and `/metrics` is served nowhere.
+    pub enabled: bool,
+    /// A separate listen address (`127.0.0.1:9000`) serving `/metrics` without a token, so it
+    /// need not be reachable from where the API is.
+    pub addr: Option<String>,
+    /// A bearer token that unlocks `/metrics` on the main port. Unset: the main port does not
+    /// serve `/metrics` at all.
+    #[serde(deserialize_with = "optional_secret")]
+    pub token: Option<SecretString>,
+}
+
+/// Shortest accepted `metrics.token`, in bytes.
+pub const MIN_METRICS_TOKEN_BYTES: usize = 16;
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            addr: None,
+            token: None,
+        }
+    }
+}
+
+impl MetricsSettings {
+    /// A token, when set, must be long enough to be a secret.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(token) = &self.token
+            && token.expose_secret().len() < MIN_METRICS_TOKEN_BYTES
+        {
+            return Err(ConfigError::Invalid(format!(
+                "metrics.token must be at least {MIN_METRICS_TOKEN_BYTES} bytes long"
+            )));
+        }
+        if let Some(addr) = non_empty(&self.addr)
+            && addr.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(ConfigError::Invalid(format!(
+                "metrics.addr: {addr:?} is not an address such as 127.0.0.1:9000"
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// The MCP endpoint (`/mcp`): which `Host` values it answers, and the URL clients reach it at.
@@ -92,7 +142,8 @@ pub struct DatabaseSettings {
     pub pool_size: u32,
     /// How long to wait for a lock (SQLite) or a free pooled connection before answering 503.
     pub busy_timeout_ms: u64,
-    /// SQLite `PRAGMA synchronous`: NORMAL, FULL or OFF.
+    /// SQLite `PRAGMA synchronous`: FULL (the default: an acknowledged write survives power
+    /// loss), NORMAL (survives a process crash only) or OFF.
     pub synchronous: String,
     /// PostgreSQL: how long opening a connection (TCP, TLS, authentication) may take.
     pub connect_timeout_ms: u64,
@@ -171,7 +222,7 @@ impl Default for DatabaseSettings {
             url: "data/todo.db".into(),
             pool_size: 8,
             busy_timeout_ms: 5000,
-            synchronous: "NORMAL".into(),
+            synchronous: "FULL".into(),
             connect_timeout_ms: 5000,
             statement_timeout_ms: 5000,
         }
@@ -346,6 +397,7 @@ impl Settings {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.auth.validate()?;
         self.mcp.validate()?;
+        self.metrics.validate()?;
         if self.database.pool_size == 0 {
             return Err(ConfigError::Invalid(
                 "database.pool_size must be at least 1".into(),

@@ -15,7 +15,12 @@ use super::{
     response::JsonResponse,
     schemas::{ErrorBody, ErrorCode, Timestamp, ValidationIssue},
 };
-use crate::{auth::AuthError, store::StoreError, tasks::TaskError};
+use crate::{
+    auth::AuthError,
+    metrics::{self, AuthFailure},
+    store::StoreError,
+    tasks::TaskError,
+};
 
 /// Seconds a client should wait before retrying a 503.
 pub const RETRY_AFTER_SECS: u32 = 1;
@@ -82,6 +87,7 @@ impl ApiError {
     }
 
     pub fn auth_missing() -> Self {
+        metrics::note_auth_failure(AuthFailure::Missing);
         Self::Unauthorized(
             body(ErrorCode::AuthMissing, "missing bearer token"),
             CHALLENGE_MISSING.into(),
@@ -89,6 +95,7 @@ impl ApiError {
     }
 
     pub fn auth_invalid() -> Self {
+        metrics::note_auth_failure(AuthFailure::Invalid);
         Self::Unauthorized(
             body(ErrorCode::AuthInvalid, "invalid or expired token"),
             CHALLENGE_INVALID.into(),
@@ -96,6 +103,7 @@ impl ApiError {
     }
 
     pub fn forbidden() -> Self {
+        metrics::note_auth_failure(AuthFailure::Forbidden);
         Self::Forbidden(body(
             ErrorCode::AuthForbidden,
             "the token's subject may not access this user's tasks",
@@ -201,6 +209,7 @@ impl From<AuthError> for ApiError {
             }
             AuthError::KeysUnavailable(reason) => {
                 tracing::warn!(%reason, "cannot verify token: signing keys unavailable");
+                metrics::note_auth_failure(AuthFailure::KeysUnavailable);
                 Self::Unavailable(
                     body(
                         ErrorCode::AuthUnavailable,

@@ -469,6 +469,7 @@ async fn seed_sqlite(path: &Path, n: i64) -> i64 {
         pool_size: 1,
         busy_timeout: Duration::from_secs(5),
         synchronous: "NORMAL".into(),
+        metrics: Default::default(),
     })
     .unwrap();
     let mut conn = rusqlite::Connection::open(path).unwrap();

@@ -14,7 +14,14 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "task model: priority, tags, due, recurrence",
         include_str!("../migrations/postgres/0002_task_model.sql"),
     ),
+    (
+        "health probe: one row the readiness check updates",
+        include_str!("../migrations/postgres/0003_health_probe.sql"),
+    ),
 ];
+
+/// The schema version this binary migrates to.
+pub(super) const SCHEMA_VERSION: usize = MIGRATIONS.len();
 
 /// First half of the migration advisory lock key ("todo" in ASCII); the second half is a hash of
 /// the schema, so deployments in different schemas of one database do not wait for each other.

@@ -9,7 +9,7 @@ use super::{PgStore, finish};
 use crate::{
     domain::{Task, TaskEdit, TaskId, TaskWrite, UserId},
     store::{
-        StoreError, TASK_COLUMNS, TagCount, TaskStore,
+        NotReady, StoreError, TASK_COLUMNS, TagCount, TaskStore,
         row::{EditColumns, TaskRow, tag_rows},
     },
 };
@@ -325,5 +325,9 @@ impl TaskStore for PgStore {
             .within_deadline(async { client.simple_query("SELECT 1").await })
             .await;
         finish(client, reply).map(|_| ())
+    }
+
+    async fn ready(&self) -> Result<(), NotReady> {
+        self.check_ready().await
     }
 }

@@ -22,7 +22,10 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
 
 use super::{map_error, pool_error};
-use crate::store::StoreError;
+use crate::{
+    metrics::{DbQueue, StoreMetrics},
+    store::StoreError,
+};
 
 /// Operations waiting for the reader or writer threads beyond this are refused with 503
 /// (back-pressure).
@@ -36,6 +39,7 @@ const MAX_BATCH: usize = 64;
 pub(super) struct Executor {
     writes: SyncSender<Box<dyn DbJob>>,
     reads: SyncSender<Box<dyn DbJob>>,
+    metrics: StoreMetrics,
 }
 
 impl Executor {
@@ -47,11 +51,15 @@ impl Executor {
         reader_threads: u32,
         writer: Pool<SqliteConnectionManager>,
         max_wait: Duration,
+        metrics: StoreMetrics,
     ) -> Result<Self, StoreError> {
+        metrics.register_queue(DbQueue::SqliteRead);
+        metrics.register_queue(DbQueue::SqliteWrite);
         let (writes, queue) = sync_channel(QUEUE_CAPACITY);
+        let writer_metrics = metrics.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run_writer(&writer, &queue, max_wait))
+            .spawn(move || run_writer(&writer, &queue, max_wait, &writer_metrics))
             .map_err(|e| StoreError::Internal(Box::new(e)))?;
         // One reader thread per pooled connection, all taking from one queue: a request never
         // parks a thread on the pool waiting for a connection.
@@ -59,12 +67,17 @@ impl Executor {
         let queue = Arc::new(Mutex::new(queue));
         for n in 0..reader_threads {
             let (pool, queue) = (readers.clone(), Arc::clone(&queue));
+            let metrics = metrics.clone();
             std::thread::Builder::new()
                 .name(format!("sqlite-reader-{n}"))
-                .spawn(move || run_reader(&pool, &queue))
+                .spawn(move || run_reader(&pool, &queue, &metrics))
                 .map_err(|e| StoreError::Internal(Box::new(e)))?;
         }
-        Ok(Self { writes, reads })
+        Ok(Self {
+            writes,
+            reads,
+            metrics,
+        })
     }
 
     /// Run `f` on one of the reader threads.
@@ -73,7 +86,7 @@ impl Executor {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        submit(&self.reads, f).await
+        submit(&self.reads, f, &self.metrics, DbQueue::SqliteRead).await
     }
 
     /// Queue `f` for the writer thread and wait until its batch is committed.
@@ -82,12 +95,17 @@ impl Executor {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        submit(&self.writes, f).await
+        submit(&self.writes, f, &self.metrics, DbQueue::SqliteWrite).await
     }
 }
 
 /// Hand `work` to the threads behind `queue` and wait for its answer.
-async fn submit<T, F>(queue: &SyncSender<Box<dyn DbJob>>, work: F) -> Result<T, StoreError>
+async fn submit<T, F>(
+    queue: &SyncSender<Box<dyn DbJob>>,
+    work: F,
+    metrics: &StoreMetrics,
+    name: DbQueue,
+) -> Result<T, StoreError>
 where
     T: Send + 'static,
     F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
@@ -100,7 +118,13 @@ where
         span: tracing::Span::current(),
         enqueued: Instant::now(),
     });
-    match queue.try_send(job) {
+    // Counted before the send so the thread that takes the job never decrements first.
+    metrics.enqueued(name);
+    let sent = queue.try_send(job);
+    if sent.is_err() {
+        metrics.dequeued(name, Duration::ZERO);
+    }
+    match sent {
         Ok(()) => {}
         Err(TrySendError::Full(_)) => {
             return Err(StoreError::Unavailable("database queue is full".into()));
@@ -118,11 +142,16 @@ where
 
 /// A reader thread: take the next read, run it on a pooled connection, answer; until every
 /// handle to the store is dropped.
-fn run_reader(pool: &Pool<SqliteConnectionManager>, queue: &Mutex<Receiver<Box<dyn DbJob>>>) {
+fn run_reader(
+    pool: &Pool<SqliteConnectionManager>,
+    queue: &Mutex<Receiver<Box<dyn DbJob>>>,
+    metrics: &StoreMetrics,
+) {
     loop {
         // Only the waiting thread holds the lock; it is released before the work runs.
         let next = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
         let Ok(mut job) = next else { return };
+        metrics.dequeued(DbQueue::SqliteRead, job.enqueued().elapsed());
         match pool.get() {
             Ok(conn) => {
                 job.run(&conn);
@@ -194,6 +223,7 @@ fn run_writer(
     pool: &Pool<SqliteConnectionManager>,
     queue: &Receiver<Box<dyn DbJob>>,
     max_wait: Duration,
+    metrics: &StoreMetrics,
 ) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
@@ -202,6 +232,9 @@ fn run_writer(
                 Ok(job) => batch.push(job),
                 Err(_) => break,
             }
+        }
+        for job in &batch {
+            metrics.dequeued(DbQueue::SqliteWrite, job.enqueued().elapsed());
         }
         let (stale, mut batch): (Vec<_>, Vec<_>) = batch
             .into_iter()
@@ -213,6 +246,7 @@ fn run_writer(
         if batch.is_empty() {
             continue;
         }
+        metrics.write_batch(batch.len());
         let committed = commit_batch(pool, &mut batch);
         for job in batch {
             job.finish(committed.as_ref().map(|_| ()));

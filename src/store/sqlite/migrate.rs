@@ -10,7 +10,11 @@ use crate::store::{StoreError, check_schema_version};
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_create_tasks.sql"),
     include_str!("../migrations/sqlite/0002_task_model.sql"),
+    include_str!("../migrations/sqlite/0003_health_probe.sql"),
 ];
+
+/// The schema version this binary migrates to.
+pub(super) const SCHEMA_VERSION: usize = MIGRATIONS.len();
 
 /// Bring the schema up to date. Each step runs in its own transaction with its version bump.
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

@@ -13,10 +13,16 @@
 pub mod backup;
 mod executor;
 mod import;
+pub mod integrity;
 mod migrate;
+mod readiness;
 mod tasks;
 
-use std::{path::PathBuf, time::Duration};
+use std::{
+    path::PathBuf,
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 use r2d2::Pool;
 use r2d2_sqlite::SqliteConnectionManager;
@@ -25,6 +31,7 @@ use rusqlite::{Connection, ErrorCode};
 pub use import::SqliteImport;
 
 use super::StoreError;
+use crate::metrics::StoreMetrics;
 use executor::Executor;
 
 /// How to open the database file.
@@ -35,9 +42,11 @@ pub struct SqliteOptions {
     pub pool_size: u32,
     /// How long a statement waits for a lock, and a request for a connection, before giving up with 503.
     pub busy_timeout: Duration,
-    /// `PRAGMA synchronous`: `NORMAL` (durable against a process crash, the default with WAL),
-    /// `FULL` (also against power loss) or `OFF`.
+    /// `PRAGMA synchronous`: `FULL` (an acknowledged write survives power loss; our default),
+    /// `NORMAL` (survives a process crash only) or `OFF`.
     pub synchronous: String,
+    /// Where queue depths, waits and write batch sizes are recorded.
+    pub metrics: StoreMetrics,
 }
 
 /// A cloneable handle to the writer connection and the reader and writer threads' queues.
@@ -46,6 +55,10 @@ pub struct SqliteStore {
     /// The one write connection: used by the writer thread, batch by batch, and by imports.
     writer: Pool<SqliteConnectionManager>,
     executor: Executor,
+    /// The database file, for the integrity check.
+    path: PathBuf,
+    /// Set when an integrity check found the file damaged: readiness then fails.
+    damage: Arc<OnceLock<String>>,
 }
 
 impl SqliteStore {
@@ -97,8 +110,14 @@ impl SqliteStore {
             options.pool_size.max(1),
             writer.clone(),
             options.busy_timeout,
+            options.metrics.clone(),
         )?;
-        Ok(Self { writer, executor })
+        Ok(Self {
+            writer,
+            executor,
+            path: options.path.clone(),
+            damage: Arc::default(),
+        })
     }
 
     /// Run `f` on one of the reader threads.

@@ -10,7 +10,7 @@ use super::{SqliteStore, map_error};
 use crate::{
     domain::{Task, TaskEdit, TaskId, TaskWrite, UserId, now_ms},
     store::{
-        StoreError, TASK_COLUMNS, TagCount, TaskStore,
+        NotReady, StoreError, TASK_COLUMNS, TagCount, TaskStore,
         row::{EditColumns, TaskRow, tag_rows},
     },
 };
@@ -281,5 +281,9 @@ impl TaskStore for SqliteStore {
                 .map_err(map_error)
         })
         .await
+    }
+
+    async fn ready(&self) -> Result<(), NotReady> {
+        self.check_ready().await
     }
 }
