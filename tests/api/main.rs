@@ -11,6 +11,7 @@ mod concurrency;
 mod errors;
 mod jwks;
 mod mcp;
+mod metrics;
 mod openapi;
 mod persistence;
 mod postgres;

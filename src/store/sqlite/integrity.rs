@@ -80,10 +80,7 @@ pub fn check(
             Ok(Integrity::Unfinished)
         }
         Err(e @ rusqlite::Error::SqliteFailure(f, _))
-            if matches!(
-                f.code,
-                ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase
-            ) =>
+            if matches!(f.code, ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) =>
         {
             Ok(Integrity::Damaged(vec![e.to_string()]))
         }

@@ -21,9 +21,11 @@ impl SqliteStore {
                 let version: i64 = conn
                     .query_row("PRAGMA user_version", [], |r| r.get(0))
                     .map_err(map_error)?;
-                conn.query_row("SELECT checked_at FROM health_probe WHERE id = 1", [], |r| {
-                    r.get::<_, i64>(0)
-                })
+                conn.query_row(
+                    "SELECT checked_at FROM health_probe WHERE id = 1",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
                 .map_err(map_error)?;
                 Ok(version)
             })
@@ -46,7 +48,9 @@ impl SqliteStore {
             if changed == 1 {
                 Ok(())
             } else {
-                Err(StoreError::Internal("the health_probe row is missing".into()))
+                Err(StoreError::Internal(
+                    "the health_probe row is missing".into(),
+                ))
             }
         })
         .await
