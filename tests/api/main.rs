@@ -15,6 +15,7 @@ mod metrics;
 mod openapi;
 mod persistence;
 mod postgres;
+mod readiness;
 mod recurrence;
 mod request_id;
 mod tags;

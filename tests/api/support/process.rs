@@ -163,6 +163,11 @@ pub async fn wait_listening(
 }
 
 impl ServerProcess {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("the server is running")
+    }
+
     /// Kill the server and return its log.
     pub async fn stop(mut self) -> String {
         let _ = self.child.start_kill();
