@@ -8,6 +8,7 @@ mod backup;
 mod better_auth;
 mod cli;
 mod concurrency;
+mod crash;
 mod errors;
 mod jwks;
 mod mcp;
