@@ -145,11 +145,27 @@ pub struct DatabaseSettings {
     /// SQLite `PRAGMA synchronous`: FULL (the default: an acknowledged write survives power
     /// loss), NORMAL (survives a process crash only) or OFF.
     pub synchronous: String,
+    /// SQLite: where the WAL index lives. `file` (the `-shm` file next to the database, shared
+    /// with other processes such as `todo-api backup`) or `heap` (this process's memory: no
+    /// `-shm` file, so nothing outside can make it fault, but no other process can open the
+    /// database while the server runs). See specs/operations.md, "The -shm file".
+    pub wal_index: WalIndex,
     /// PostgreSQL: how long opening a connection (TCP, TLS, authentication) may take.
     pub connect_timeout_ms: u64,
     /// PostgreSQL: server-side `statement_timeout`; the client gives up one second later.
     /// 0 disables both.
     pub statement_timeout_ms: u64,
+}
+
+/// Where SQLite keeps the WAL index (`database.wal_index`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WalIndex {
+    /// The `-shm` file, memory-mapped and shared between processes.
+    #[default]
+    File,
+    /// Heap memory of this process (SQLite's `unix-excl` VFS): the database is locked to it.
+    Heap,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -223,6 +239,7 @@ impl Default for DatabaseSettings {
             pool_size: 8,
             busy_timeout_ms: 5000,
             synchronous: "FULL".into(),
+            wal_index: WalIndex::File,
             connect_timeout_ms: 5000,
             statement_timeout_ms: 5000,
         }

@@ -85,6 +85,7 @@ pub async fn open_observed(
                 pool_size: db.pool_size,
                 busy_timeout: db.busy_timeout(),
                 synchronous: db.synchronous.clone(),
+                wal_index: db.wal_index,
                 metrics,
             };
             // Opening and migrating a file blocks: keep it off the async runtime.

@@ -19,6 +19,7 @@ mod postgres;
 mod readiness;
 mod recurrence;
 mod request_id;
+mod shm;
 mod tags;
 mod task_model;
 mod tasks;

@@ -469,6 +469,7 @@ async fn seed_sqlite(path: &Path, n: i64) -> i64 {
         pool_size: 1,
         busy_timeout: Duration::from_secs(5),
         synchronous: "NORMAL".into(),
+        wal_index: Default::default(),
         metrics: Default::default(),
     })
     .unwrap();

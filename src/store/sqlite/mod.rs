@@ -19,7 +19,7 @@ mod readiness;
 mod tasks;
 
 use std::{
-    path::PathBuf,
+    path::{Path, PathBuf},
     sync::{Arc, OnceLock},
     time::Duration,
 };
@@ -31,7 +31,7 @@ use rusqlite::{Connection, ErrorCode};
 pub use import::SqliteImport;
 
 use super::StoreError;
-use crate::metrics::StoreMetrics;
+use crate::{config::WalIndex, metrics::StoreMetrics};
 use executor::Executor;
 
 /// How to open the database file.
@@ -45,6 +45,8 @@ pub struct SqliteOptions {
     /// `PRAGMA synchronous`: `FULL` (an acknowledged write survives power loss; our default),
     /// `NORMAL` (survives a process crash only) or `OFF`.
     pub synchronous: String,
+    /// Where the WAL index lives: the shared `-shm` file, or this process's heap.
+    pub wal_index: WalIndex,
     /// Where queue depths, waits and write batch sizes are recorded.
     pub metrics: StoreMetrics,
 }
@@ -81,9 +83,17 @@ impl SqliteStore {
         let init = format!(
             "PRAGMA busy_timeout = {busy_ms}; PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous};"
         );
+        let target = match options.wal_index {
+            WalIndex::File => options.path.clone(),
+            // The `unix-excl` VFS takes a lock for the whole process and keeps the WAL index in
+            // the heap, shared by this process's connections: no `-shm` file is mapped.
+            WalIndex::Heap => {
+                PathBuf::from(format!("file:{}?vfs=unix-excl", uri_path(&options.path)))
+            }
+        };
         let manager = || {
             let init = init.clone();
-            SqliteConnectionManager::file(&options.path)
+            SqliteConnectionManager::file(&target)
                 .with_init(move |c: &mut Connection| c.execute_batch(&init))
         };
 
@@ -137,6 +147,22 @@ impl SqliteStore {
     {
         self.executor.write(f).await
     }
+}
+
+/// `path` as the path part of a `file:` URI: absolute, with every byte that could end it or be
+/// read as an escape (`?`, `#`, `%`, ...) percent-encoded.
+fn uri_path(path: &Path) -> String {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let mut uri = String::new();
+    for byte in absolute.as_os_str().as_encoded_bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                uri.push(*byte as char)
+            }
+            other => uri.push_str(&format!("%{other:02X}")),
+        }
+    }
+    uri
 }
 
 fn pool_error(e: r2d2::Error) -> StoreError {
