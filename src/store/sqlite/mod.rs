@@ -32,7 +32,7 @@ pub use import::SqliteImport;
 
 use super::StoreError;
 use crate::{config::WalIndex, metrics::StoreMetrics};
-use executor::Executor;
+use executor::{Durability, Executor};
 
 /// How to open the database file.
 #[derive(Debug, Clone)]
@@ -79,6 +79,16 @@ impl SqliteStore {
                 StoreError::Unavailable(format!("cannot create {}: {e}", parent.display()))
             })?;
         }
+        // FULL and EXTRA promise that a commit is on disk when it returns (in WAL mode both sync
+        // the WAL once per commit); the executor keeps that promise with a pipelined sync.
+        let durability = match synchronous.as_str() {
+            "FULL" | "EXTRA" => {
+                let mut wal = options.path.clone().into_os_string();
+                wal.push("-wal");
+                Durability::SyncWal(wal.into())
+            }
+            _ => Durability::Commit,
+        };
         let busy_ms = options.busy_timeout.as_millis();
         let init = format!(
             "PRAGMA busy_timeout = {busy_ms}; PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous};"
@@ -120,6 +130,7 @@ impl SqliteStore {
             options.pool_size.max(1),
             writer.clone(),
             options.busy_timeout,
+            durability,
             options.metrics.clone(),
         )?;
         Ok(Self {
