@@ -530,6 +530,30 @@ mod tests {
     }
 
     #[test]
+    fn metrics_settings_need_a_long_token_and_a_socket_address() {
+        let metrics = |token: Option<&str>, addr: Option<&str>| MetricsSettings {
+            enabled: true,
+            addr: addr.map(str::to_owned),
+            token: token.map(SecretString::from),
+        };
+        assert!(metrics(None, None).validate().is_ok());
+        assert!(
+            metrics(Some("sixteen-bytes-ok"), Some("127.0.0.1:9000"))
+                .validate()
+                .is_ok()
+        );
+        assert!(metrics(Some("short"), None).validate().is_err());
+        assert!(metrics(None, Some("localhost")).validate().is_err());
+        assert!(
+            metrics(None, Some(" ")).validate().is_ok(),
+            "blank means unset"
+        );
+        let defaults = Settings::default();
+        assert_eq!(defaults.database.synchronous, "FULL");
+        assert!(defaults.metrics.enabled && defaults.metrics.token.is_none());
+    }
+
+    #[test]
     fn algorithms_parse_from_a_list_or_a_comma_separated_string_without_duplicates() {
         let parse = |value: &str| {
             Figment::new()
