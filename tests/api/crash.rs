@@ -1,7 +1,7 @@
 //! Crash safety: eight writers create and update tasks against the real binary, which is killed
 //! with SIGKILL at a random moment; after a restart every acknowledged write is there in its
 //! last acknowledged state and the file passes `PRAGMA integrity_check`. Several rounds on the
-//! same file.
+//! same file, with the WAL index in the `-shm` file and in the heap.
 
 use std::{collections::BTreeMap, path::Path, sync::Arc, time::Duration};
 
@@ -143,6 +143,24 @@ async fn verify(app: &TestApp, user: &str, mut log: WriterLog) -> WriterLog {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_acknowledged_write_survives_sigkill_and_the_file_stays_intact() {
+    crash_rounds("file").await;
+}
+
+/// With the WAL index in the heap the index dies with the process; the restart rebuilds it from
+/// the WAL file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_the_wal_index_in_the_heap_acknowledged_writes_survive_sigkill_too() {
+    crash_rounds("heap").await;
+}
+
+/// `serve` on the SQLite file `url` with `database.wal_index = wal_index`.
+async fn serve(url: &str, wal_index: &str) -> process::ServerProcess {
+    let (child, log, dir) =
+        process::spawn_server_with(url, &[("TODO_DATABASE__WAL_INDEX", wal_index)]);
+    process::wait_listening((child, log, dir)).await
+}
+
+async fn crash_rounds(wal_index: &str) {
     let dir = tempfile::tempdir().unwrap();
     let database = dir.path().join("todo.db");
     let url = database.display().to_string();
@@ -150,7 +168,7 @@ async fn every_acknowledged_write_survives_sigkill_and_the_file_stays_intact() {
 
     for round in 0..ROUNDS {
         // Arrange: a fresh server on the same file, and eight writers.
-        let server = process::wait_listening(process::spawn_server(&url)).await;
+        let server = serve(&url, wal_index).await;
         let app = server.app.clone();
         if round > 0 {
             logs = futures_join(
@@ -188,7 +206,7 @@ async fn every_acknowledged_write_survives_sigkill_and_the_file_stays_intact() {
         );
     }
 
-    let server = process::wait_listening(process::spawn_server(&url)).await;
+    let server = serve(&url, wal_index).await;
     for (w, log) in logs.into_iter().enumerate() {
         verify(&server.app, &user(w), log).await;
     }
