@@ -15,6 +15,11 @@
 #   BENCH_THREADS=1       load generator threads
 #   BENCH_SCENARIOS=ceiling,health,get,list,mcp-list,patch,create,mcp-create,mix,ceiling (ratios use the best ceiling)
 #   BENCH_SKIP_BUILD=1    use the existing binaries
+#   BENCH_VARIANTS="A;B"  run everything once per variant, each on a fresh server and database; a
+#                         variant is space-separated VAR=value settings for the server, e.g.
+#                         "TODO_DATABASE__SYNCHRONOUS=FULL;TODO_DATABASE__SYNCHRONOUS=NORMAL" or
+#                         "TODO_METRICS__ENABLED=true;TODO_METRICS__ENABLED=false". Default: one
+#                         run with the settings as they are.
 #   BENCH_NICE=-10        run the benchmark in its own session whose scheduler autogroup gets this
 #                         nice level (negative needs root). With sched_autogroup on, plain `nice`
 #                         does not outrank other sessions' compiles; this does, approximating a quiet
@@ -34,6 +39,7 @@ TASKS=${BENCH_TASKS:-100}
 WRITERS=${BENCH_WRITERS:-100}
 THREADS=${BENCH_THREADS:-1}
 SCENARIOS=${BENCH_SCENARIOS:-ceiling,health,get,list,mcp-list,patch,create,mcp-create,mix,ceiling}
+VARIANTS=${BENCH_VARIANTS:-}
 
 if [[ -n "${BENCH_NICE:-}" && -z "${BENCH_IN_SESSION:-}" ]]; then
     BENCH_IN_SESSION=1 exec setsid -w bash "$0" "$@"
@@ -78,24 +84,44 @@ mint() { # prefix count file
 mint bench-u "$USERS" "$tmp/tokens.txt"
 mint bench-w "$WRITERS" "$tmp/writers.txt"
 
-echo "== starting $SERVER on a fresh database in $tmp" >&2
+# One loopback load generator exceeds every default request budget: rate limiting is off unless
+# asked for.
 export TODO_RATE_LIMIT__ENABLED=${TODO_RATE_LIMIT__ENABLED:-false}
-"${NICE[@]}" "$SERVER" serve --host 127.0.0.1 --port 0 --database-url "$tmp/bench.db" \
-    >"$tmp/server.out" 2>"$tmp/server.log" &
-server_pid=$!
-addr=
-for _ in $(seq 1 200); do
-    addr=$(grep -o 'listening on http://127\.0\.0\.1:[0-9]*' "$tmp/server.out" 2>/dev/null \
-        | head -n1 | sed 's|.*http://||' || true)
-    [[ -n "$addr" ]] && break
-    if ! kill -0 "$server_pid" 2>/dev/null; then break; fi
-    sleep 0.05
-done
-if [[ -z "$addr" ]]; then
-    echo "server did not start; its log:" >&2
-    cat "$tmp/server.out" "$tmp/server.log" >&2 || true
-    exit 1
-fi
+
+# Start the server with the settings of variant $1 (space-separated VAR=value) on a fresh
+# database; sets addr and server_pid.
+start_server() {
+    local db="$tmp/bench-$2.db"
+    echo "== starting $SERVER on a fresh database $db${1:+ with $1}" >&2
+    # shellcheck disable=SC2086 # the variant is a list of VAR=value words
+    env $1 "${NICE[@]}" "$SERVER" serve --host 127.0.0.1 --port 0 --database-url "$db" \
+        >"$tmp/server.out" 2>"$tmp/server.log" &
+    server_pid=$!
+    addr=
+    for _ in $(seq 1 200); do
+        addr=$(grep -o 'listening on http://127\.0\.0\.1:[0-9]*' "$tmp/server.out" 2>/dev/null \
+            | head -n1 | sed 's|.*http://||' || true)
+        [[ -n "$addr" ]] && break
+        if ! kill -0 "$server_pid" 2>/dev/null; then break; fi
+        sleep 0.05
+    done
+    if [[ -z "$addr" ]]; then
+        echo "server did not start; its log:" >&2
+        cat "$tmp/server.out" "$tmp/server.log" >&2 || true
+        exit 1
+    fi
+}
+
+stop_server() {
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+        echo "server died during the run; its log tail:" >&2
+        tail -n 20 "$tmp/server.log" >&2
+        exit 1
+    fi
+    kill -TERM "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=
+}
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || echo unknown)
@@ -104,21 +130,27 @@ dirty=$(git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null | wc -l 
 echo "## todo-api benchmark $(date -u +%Y-%m-%dT%H:%MZ)"
 echo
 echo "- machine: $(nproc) CPUs ($cpu_model), $(free -g | awk '/^Mem:/{print $2}') GiB RAM, $(uname -sr)"
-echo "- server: $SERVER (built $(date -u -r "$SERVER" +%H:%MZ)) at $addr, pid $server_pid, tree at commit $rev$([[ $dirty != 0 ]] && echo " + $dirty uncommitted file(s) in src/Cargo.*"), pool_size=${TODO_DATABASE__POOL_SIZE:-config.toml}, log filter=${RUST_LOG:-config.toml} (stderr to a file), rate limiting ${TODO_RATE_LIMIT__ENABLED}"
+echo "- server: $SERVER (built $(date -u -r "$SERVER" +%H:%MZ)), tree at commit $rev$([[ $dirty != 0 ]] && echo " + $dirty uncommitted file(s) in src/Cargo.*"), pool_size=${TODO_DATABASE__POOL_SIZE:-config.toml}, log filter=${RUST_LOG:-config.toml} (stderr to a file), rate limiting ${TODO_RATE_LIMIT__ENABLED}"
 echo "- load: $CONCURRENCY connections, ${DURATION}s measured + ${WARMUP}s warm-up per scenario, loadgen threads=$THREADS, nice=${BENCH_NICE:-0}; seeded $USERS users x $TASKS tasks via POST"
-echo "- load average before: $(load)"
 echo
 
-"${NICE[@]}" "$LOADGEN" --addr "$addr" --pid "$server_pid" \
-    --tokens "$tmp/tokens.txt" --writer-tokens "$tmp/writers.txt" \
-    --tasks-per-user "$TASKS" --concurrency "$CONCURRENCY" \
-    --duration "$DURATION" --warmup "$WARMUP" --threads "$THREADS" \
-    --scenarios "$SCENARIOS"
-
-echo
-echo "- load average after: $(load)"
-if ! kill -0 "$server_pid" 2>/dev/null; then
-    echo "server died during the run; its log tail:" >&2
-    tail -n 20 "$tmp/server.log" >&2
-    exit 1
-fi
+IFS=';' read -r -a variant_list <<<"${VARIANTS:-}"
+[[ ${#variant_list[@]} -eq 0 ]] && variant_list=("")
+n=0
+for variant in "${variant_list[@]}"; do
+    n=$((n + 1))
+    start_server "$variant" "$n"
+    echo "### ${variant:-as configured} (server pid $server_pid at $addr)"
+    echo
+    echo "- load average before: $(load)"
+    echo
+    "${NICE[@]}" "$LOADGEN" --addr "$addr" --pid "$server_pid" \
+        --tokens "$tmp/tokens.txt" --writer-tokens "$tmp/writers.txt" \
+        --tasks-per-user "$TASKS" --concurrency "$CONCURRENCY" \
+        --duration "$DURATION" --warmup "$WARMUP" --threads "$THREADS" \
+        --scenarios "$SCENARIOS"
+    echo
+    echo "- load average after: $(load)"
+    echo
+    stop_server
+done

@@ -1,4 +1,5 @@
-//! The command line: `serve` (default), `openapi`, `token`, `migrate` and `migrate-data`.
+//! The command line: `serve` (default), `openapi`, `token`, `migrate`, `migrate-data`, `backup`
+//! and `check`.
 
 use std::{
     path::{Path, PathBuf},
@@ -16,7 +17,12 @@ use crate::{
     },
     config::{LogFormat, Overrides, Settings},
     startup::{self, Application},
-    store::{self, transfer, url::redact},
+    store::{
+        self,
+        sqlite::integrity::{self, CheckDepth, Integrity},
+        transfer,
+        url::{DatabaseUrl, redact},
+    },
     telemetry,
 };
 
@@ -66,6 +72,14 @@ pub enum Command {
         /// The new file to write; it must not exist.
         #[arg(value_name = "PATH")]
         path: PathBuf,
+    },
+    /// Check the SQLite database file for damage (`PRAGMA integrity_check`, or `quick_check`
+    /// with --quick) without writing to it; safe while the server runs. Exits 1 when the file
+    /// is damaged. For PostgreSQL use `pg_amcheck`.
+    Check {
+        /// `quick_check` instead: O(N), skips matching every index against its table.
+        #[arg(long)]
+        quick: bool,
     },
     /// Copy every task, ids and timestamps intact, from one database into another, empty one
     /// (for example from a SQLite file to PostgreSQL). Stop the servers writing to the source first.
@@ -139,6 +153,11 @@ pub fn main() -> anyhow::Result<()> {
                 anyhow::Ok(())
             })
         }
+        Command::Check { quick } => {
+            let (settings, _) = load(cli.config.as_deref(), &Overrides::default())?;
+            telemetry::init(&settings.log.filter, settings.log.format);
+            check(&settings.database.url, quick)
+        }
         Command::MigrateData { from, to } => {
             let (settings, _) = load(cli.config.as_deref(), &Overrides::default())?;
             telemetry::init(&settings.log.filter, settings.log.format);
@@ -208,6 +227,41 @@ fn token(
     };
     println!("{token}");
     Ok(())
+}
+
+/// `todo-api check`: report every problem SQLite finds in the file; an error (exit 1) if any.
+fn check(url: &str, quick: bool) -> anyhow::Result<()> {
+    let path = match DatabaseUrl::parse(url) {
+        Some(DatabaseUrl::Sqlite(path)) => path,
+        Some(DatabaseUrl::Postgres) => anyhow::bail!(
+            "check inspects SQLite files; for PostgreSQL use pg_amcheck (the amcheck extension)"
+        ),
+        None => anyhow::bail!("unsupported DATABASE_URL {:?}", redact(url)),
+    };
+    let (depth, pragma) = if quick {
+        (CheckDepth::Quick, "quick_check")
+    } else {
+        (CheckDepth::Full, "integrity_check")
+    };
+    let outcome = integrity::check(&path, depth, None)
+        .with_context(|| format!("checking {}", path.display()))?;
+    match outcome {
+        Integrity::Ok => {
+            println!("{}: {pragma} ok", path.display());
+            Ok(())
+        }
+        Integrity::Damaged(problems) => {
+            for problem in &problems {
+                println!("{}: {problem}", path.display());
+            }
+            anyhow::bail!(
+                "{} is damaged ({} problem(s) found by {pragma}): restore it from a backup",
+                path.display(),
+                problems.len()
+            )
+        }
+        Integrity::Unfinished => anyhow::bail!("{pragma} was interrupted"),
+    }
 }
 
 async fn migrate_data(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()> {

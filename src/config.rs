@@ -43,6 +43,56 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     pub quota: QuotaSettings,
     pub log: LogSettings,
+    pub metrics: MetricsSettings,
+}
+
+/// Prometheus metrics (`GET /metrics`): whether they are recorded, and where they are served.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// Record metrics. Off: nothing is recorded and `/metrics` is served nowhere.
+    pub enabled: bool,
+    /// A separate listen address (`127.0.0.1:9000`) serving `/metrics` without a token, so it
+    /// need not be reachable from where the API is.
+    pub addr: Option<String>,
+    /// A bearer token that unlocks `/metrics` on the main port. Unset: the main port does not
+    /// serve `/metrics` at all.
+    #[serde(deserialize_with = "optional_secret")]
+    pub token: Option<SecretString>,
+}
+
+/// Shortest accepted `metrics.token`, in bytes.
+pub const MIN_METRICS_TOKEN_BYTES: usize = 16;
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            addr: None,
+            token: None,
+        }
+    }
+}
+
+impl MetricsSettings {
+    /// A token, when set, must be long enough to be a secret.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(token) = &self.token
+            && token.expose_secret().len() < MIN_METRICS_TOKEN_BYTES
+        {
+            return Err(ConfigError::Invalid(format!(
+                "metrics.token must be at least {MIN_METRICS_TOKEN_BYTES} bytes long"
+            )));
+        }
+        if let Some(addr) = non_empty(&self.addr)
+            && addr.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(ConfigError::Invalid(format!(
+                "metrics.addr: {addr:?} is not an address such as 127.0.0.1:9000"
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Request budgets on the task routes and `/mcp` (`specs/operations.md`, "Rate limits and
@@ -200,13 +250,30 @@ pub struct DatabaseSettings {
     pub pool_size: u32,
     /// How long to wait for a lock (SQLite) or a free pooled connection before answering 503.
     pub busy_timeout_ms: u64,
-    /// SQLite `PRAGMA synchronous`: NORMAL, FULL or OFF.
+    /// SQLite `PRAGMA synchronous`: FULL (the default: an acknowledged write survives power
+    /// loss), NORMAL (survives a process crash only) or OFF.
     pub synchronous: String,
+    /// SQLite: where the WAL index lives. `file` (the `-shm` file next to the database, shared
+    /// with other processes such as `todo-api backup`) or `heap` (this process's memory: no
+    /// `-shm` file, so nothing outside can make it fault, but no other process can open the
+    /// database while the server runs). See specs/operations.md, "The -shm file".
+    pub wal_index: WalIndex,
     /// PostgreSQL: how long opening a connection (TCP, TLS, authentication) may take.
     pub connect_timeout_ms: u64,
     /// PostgreSQL: server-side `statement_timeout`; the client gives up one second later.
     /// 0 disables both.
     pub statement_timeout_ms: u64,
+}
+
+/// Where SQLite keeps the WAL index (`database.wal_index`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WalIndex {
+    /// The `-shm` file, memory-mapped and shared between processes.
+    #[default]
+    File,
+    /// Heap memory of this process (SQLite's `unix-excl` VFS): the database is locked to it.
+    Heap,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -285,7 +352,8 @@ impl Default for DatabaseSettings {
             url: "data/todo.db".into(),
             pool_size: 8,
             busy_timeout_ms: 5000,
-            synchronous: "NORMAL".into(),
+            synchronous: "FULL".into(),
+            wal_index: WalIndex::File,
             connect_timeout_ms: 5000,
             statement_timeout_ms: 5000,
         }
@@ -462,6 +530,7 @@ impl Settings {
         self.mcp.validate()?;
         self.rate_limit.validate()?;
         self.server.validate()?;
+        self.metrics.validate()?;
         if self.database.pool_size == 0 {
             return Err(ConfigError::Invalid(
                 "database.pool_size must be at least 1".into(),
@@ -628,6 +697,30 @@ mod tests {
                 .is_ok(),
             "blank means unset"
         );
+    }
+
+    #[test]
+    fn metrics_settings_need_a_long_token_and_a_socket_address() {
+        let metrics = |token: Option<&str>, addr: Option<&str>| MetricsSettings {
+            enabled: true,
+            addr: addr.map(str::to_owned),
+            token: token.map(SecretString::from),
+        };
+        assert!(metrics(None, None).validate().is_ok());
+        assert!(
+            metrics(Some("sixteen-bytes-ok"), Some("127.0.0.1:9000"))
+                .validate()
+                .is_ok()
+        );
+        assert!(metrics(Some("short"), None).validate().is_err());
+        assert!(metrics(None, Some("localhost")).validate().is_err());
+        assert!(
+            metrics(None, Some(" ")).validate().is_ok(),
+            "blank means unset"
+        );
+        let defaults = Settings::default();
+        assert_eq!(defaults.database.synchronous, "FULL");
+        assert!(defaults.metrics.enabled && defaults.metrics.token.is_none());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 pub mod api;
 /// Bearer-token verification, the auth policy resolved from the settings, development tokens.
 pub mod auth;
-/// The command line (`serve`, `openapi`, `token`, `migrate`, `migrate-data`, `backup`).
+/// The command line (`serve`, `openapi`, `token`, `migrate`, `migrate-data`, `backup`, `check`).
 pub mod cli;
 /// Layered, typed settings.
 pub mod config;
@@ -15,6 +15,8 @@ pub mod domain;
 pub mod jwa;
 /// The MCP front door: the task use cases as tools for AI agents, over Streamable HTTP.
 pub mod mcp;
+/// Prometheus metrics: what is counted, per application, and the `/metrics` exposition.
+pub mod metrics;
 /// Request budgets per token subject and per client address, and where they are checked.
 pub mod rate_limit;
 /// The HTTP/1.1 server: accept loop, connection cap, timeouts, header limit, graceful shutdown,

@@ -23,11 +23,15 @@ use tracing::Instrument;
 use crate::{
     api::{self, RouteTemplates, error::render, request_id},
     auth::{AuthPolicy, TokenVerifier, jwks},
-    config::{ConfigError, Settings},
+    config::{self, ConfigError, Settings},
     mcp::{self, LoggedRoute},
+    metrics::{self, Metrics, MetricsEndpoint, RequestLabels},
     rate_limit::{self, RateLimit, RateLimits},
     server::{self, ConnectionLimits},
-    store::{self, AnyStore, OpenError, TaskStore},
+    store::{
+        self, AnyStore, OpenError, SqliteStore, TaskStore,
+        sqlite::integrity::{self, CheckDepth, Integrity},
+    },
     tasks::TaskService,
 };
 
@@ -52,6 +56,8 @@ pub struct Application {
     listener: TcpListener,
     app: BoxEndpoint<'static, Response>,
     limits: ConnectionLimits,
+    /// The separate `metrics.addr` listener and what it serves, when configured.
+    metrics_listener: Option<(SocketAddr, TcpListener, BoxEndpoint<'static, Response>)>,
     shutdown_timeout: Duration,
 }
 
@@ -65,24 +71,60 @@ impl Application {
         if let Some(limits) = &limits {
             rate_limit::spawn_eviction(limits, rate_limit::EVICT_IDLE_EVERY);
         }
-        let app = match store::open(&settings.database.url, &settings.database).await? {
-            AnyStore::Sqlite(store) => build_app(store, verifier, limits, settings),
-            AnyStore::Postgres(store) => build_app(store, verifier, limits, settings),
+        let metrics = settings.metrics.enabled.then(Metrics::new);
+        let store_metrics = metrics.as_ref().map(|m| m.store()).unwrap_or_default();
+        let store =
+            store::open_observed(&settings.database.url, &settings.database, store_metrics).await?;
+        if let AnyStore::Sqlite(sqlite) = &store {
+            report_integrity(sqlite).await;
+        }
+        let app = match store {
+            AnyStore::Sqlite(store) => {
+                build_app(store, verifier, limits, settings, metrics.clone())
+            }
+            AnyStore::Postgres(store) => {
+                build_app(store, verifier, limits, settings, metrics.clone())
+            }
         };
-        let bind_addr = format!("{}:{}", settings.server.host, settings.server.port);
-        let bind_error = |source| StartupError::Bind {
-            addr: bind_addr.clone(),
-            source,
+        let (addr, listener) =
+            bind(format!("{}:{}", settings.server.host, settings.server.port)).await?;
+        let metrics_listener = match (&metrics, config::non_empty(&settings.metrics.addr)) {
+            (Some(metrics), Some(metrics_addr)) => {
+                let (addr, listener) = bind(metrics_addr.to_owned()).await?;
+                tracing::info!(%addr, "metrics listening (GET /metrics, no token)");
+                let endpoint = Route::new()
+                    .at(
+                        metrics::PATH,
+                        poem::get(MetricsEndpoint {
+                            metrics: metrics.clone(),
+                            token: None,
+                        }),
+                    )
+                    .catch_all_error(|err| async move { render(err) })
+                    .map_to_response()
+                    .boxed();
+                Some((addr, listener, endpoint))
+            }
+            _ => None,
         };
-        let listener = TcpListener::bind(&bind_addr).await.map_err(bind_error)?;
-        let addr = listener.local_addr().map_err(bind_error)?;
+        if metrics.is_some() && settings.metrics.token.is_none() {
+            tracing::info!(
+                "GET /metrics is not served on the main port: set metrics.token to serve it there"
+            );
+        }
         Ok(Self {
             addr,
             listener,
             app,
             limits: ConnectionLimits::from_settings(&settings.server, &settings.database),
+            metrics_listener,
             shutdown_timeout: Duration::from_secs(settings.server.shutdown_timeout_secs),
         })
+    }
+
+    /// The address of the separate metrics listener (`metrics.addr`), when there is one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().map(|(addr, _, _)| *addr)
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -102,14 +144,41 @@ impl Application {
     /// Serve until `signal` completes, then close idle connections at once and let in-flight
     /// requests finish (for at most `server.shutdown_timeout_secs`).
     pub async fn run_until(self, signal: impl Future<Output = ()> + Send) -> std::io::Result<()> {
-        server::serve(
+        let Some((_, metrics_listener, metrics_app)) = self.metrics_listener else {
+            return server::serve(
+                self.listener,
+                self.app,
+                self.limits,
+                self.shutdown_timeout,
+                signal,
+            )
+            .await;
+        };
+        // One signal stops both listeners.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let wait = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        let main = server::serve(
             self.listener,
             self.app,
+            self.limits.clone(),
+            self.shutdown_timeout,
+            wait(stopped.clone()),
+        );
+        let side = server::serve(
+            metrics_listener,
+            metrics_app,
             self.limits,
             self.shutdown_timeout,
-            signal,
-        )
-        .await
+            wait(stopped),
+        );
+        let relay = async move {
+            signal.await;
+            let _ = stop.send(true);
+        };
+        let ((), main, side) = tokio::join!(relay, main, side);
+        main.and(side)
     }
 }
 
@@ -120,6 +189,7 @@ pub fn build_app<S: TaskStore>(
     verifier: Arc<TokenVerifier>,
     limits: Option<Arc<RateLimits>>,
     settings: &Settings,
+    metrics: Option<Arc<Metrics>>,
 ) -> BoxEndpoint<'static, Response> {
     let tasks = TaskService::new(store).with_task_quota(Some(settings.quota.max_tasks_per_user));
     let policy = mcp::request_policy(settings);
@@ -130,9 +200,19 @@ pub fn build_app<S: TaskStore>(
             policy: policy.clone(),
         })
     };
-    let rate_limit = RateLimit::new(limits, verifier.clone());
+    let rate_limit = RateLimit::new(limits, verifier.clone()).with_metrics(metrics.clone());
     let api = api::service(tasks, verifier, settings.server.max_body_bytes, Some("/"));
-    let routes = Route::new()
+    let mut routes = Route::new();
+    if let (Some(metrics), Some(token)) = (&metrics, &settings.metrics.token) {
+        routes = routes.at(
+            metrics::PATH,
+            poem::get(MetricsEndpoint {
+                metrics: metrics.clone(),
+                token: Some(token.clone()),
+            }),
+        );
+    }
+    let routes = routes
         .at("/mcp", mcp)
         .at(mcp::METADATA_PATH, metadata())
         .at(format!("{}/mcp", mcp::METADATA_PATH), metadata())
@@ -178,7 +258,7 @@ pub fn build_app<S: TaskStore>(
         // No origins configured means no CORS headers at all (poem's Cors would allow every
         // origin when given none).
         .with_if(!settings.server.cors_origins.is_empty(), cors)
-        .around(move |next, req| log_request(next, req, templates.clone()))
+        .around(move |next, req| log_request(next, req, templates.clone(), metrics.clone()))
         .map_to_response()
         .boxed()
 }
@@ -208,11 +288,12 @@ fn token_verifier(policy: AuthPolicy) -> Arc<TokenVerifier> {
 
 /// One log line per request: method, route template, status, latency and, once authenticated,
 /// the user id (recorded by the bearer checker into this span); for `/mcp`, the JSON-RPC method
-/// and tool name. Never headers, never the token.
+/// and tool name. Never headers, never the token. With metrics on, the same facts are counted.
 async fn log_request<E: Endpoint>(
     next: E,
     req: Request,
     templates: Arc<RouteTemplates>,
+    metrics: Option<Arc<Metrics>>,
 ) -> poem::Result<Response> {
     let id = request_id::accept_or_generate(
         req.header(request_id::HEADER)
@@ -227,14 +308,20 @@ async fn log_request<E: Endpoint>(
         mcp_tool = tracing::field::Empty,
     );
     let started = Instant::now();
+    let method = req.method().to_string();
+    let in_flight = metrics.as_ref().map(|m| m.request_started());
     let shared: Arc<str> = Arc::from(id.as_str());
-    let mut resp = request_id::scope(shared, async {
-        match next.call(req).instrument(span.clone()).await {
-            Ok(resp) => resp.into_response(),
-            Err(err) => render(err),
-        }
-    })
+    let (mut resp, auth_failure) = request_id::scope(
+        shared,
+        metrics::watch_auth(async {
+            match next.call(req).instrument(span.clone()).await {
+                Ok(resp) => resp.into_response(),
+                Err(err) => render(err),
+            }
+        }),
+    )
     .await;
+    drop(in_flight);
     if let Ok(value) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(request_id::HEADER, value);
     }
@@ -243,14 +330,71 @@ async fn log_request<E: Endpoint>(
         (None, Some(route)) => route.0,
         (None, None) => "unmatched",
     };
+    let elapsed = started.elapsed();
+    if let Some(metrics) = &metrics {
+        let labels = RequestLabels {
+            method,
+            route: route.to_owned(),
+            status: resp.status().as_u16(),
+        };
+        metrics.request_finished(&labels, elapsed);
+        if let Some(reason) = auth_failure {
+            metrics.auth_failed(reason);
+        }
+    }
     let _entered = span.enter();
     tracing::info!(
         route,
         status = resp.status().as_u16(),
-        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        latency_ms = elapsed.as_secs_f64() * 1000.0,
         "request"
     );
     Ok(resp)
+}
+
+/// Longest the start-up integrity check (`PRAGMA quick_check`) may take; past it the check is
+/// abandoned with a warning (`todo-api check` runs it to the end).
+pub const STARTUP_CHECK_LIMIT: Duration = Duration::from_secs(5);
+
+/// Check the SQLite file with `quick_check` before serving, for at most `STARTUP_CHECK_LIMIT`.
+/// A damaged file is logged as an error and makes `/health/ready` answer 503; the server still
+/// starts, since the undamaged part of the data may be all a user needs (and a backup can be
+/// taken from it).
+async fn report_integrity(store: &SqliteStore) {
+    let path = store.path().to_owned();
+    let started = Instant::now();
+    let outcome = tokio::task::spawn_blocking(move || {
+        integrity::check(&path, CheckDepth::Quick, Some(STARTUP_CHECK_LIMIT))
+    })
+    .await;
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    match outcome {
+        Ok(Ok(Integrity::Ok)) => tracing::info!(elapsed_ms, "database integrity: quick_check ok"),
+        Ok(Ok(Integrity::Damaged(problems))) => {
+            tracing::error!(
+                ?problems,
+                "database integrity: the file is damaged; /health/ready answers 503; run `todo-api check` and restore from a backup"
+            );
+            store.mark_damaged(problems.join("; "));
+        }
+        Ok(Ok(Integrity::Unfinished)) => tracing::warn!(
+            limit_ms = STARTUP_CHECK_LIMIT.as_millis() as u64,
+            "database integrity: quick_check did not finish in time; run `todo-api check`"
+        ),
+        Ok(Err(e)) => tracing::warn!(error = %e, "database integrity: could not run quick_check"),
+        Err(e) => tracing::warn!(error = %e, "database integrity: the check panicked"),
+    }
+}
+
+/// Bind `addr` (port 0 allowed) and report the address actually bound.
+async fn bind(addr: String) -> Result<(SocketAddr, TcpListener), StartupError> {
+    let bind_error = |source| StartupError::Bind {
+        addr: addr.clone(),
+        source,
+    };
+    let listener = TcpListener::bind(&addr).await.map_err(bind_error)?;
+    let bound = listener.local_addr().map_err(bind_error)?;
+    Ok((bound, listener))
 }
 
 /// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called, not when the

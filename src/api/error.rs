@@ -17,6 +17,7 @@ use super::{
 };
 use crate::{
     auth::AuthError,
+    metrics::{self, AuthFailure},
     store::StoreError,
     tasks::{ListRefusal, TaskError},
 };
@@ -102,6 +103,7 @@ impl ApiError {
     }
 
     pub fn auth_missing() -> Self {
+        metrics::note_auth_failure(AuthFailure::Missing);
         Self::Unauthorized(
             body(ErrorCode::AuthMissing, "missing bearer token"),
             CHALLENGE_MISSING.into(),
@@ -109,6 +111,7 @@ impl ApiError {
     }
 
     pub fn auth_invalid() -> Self {
+        metrics::note_auth_failure(AuthFailure::Invalid);
         Self::Unauthorized(
             body(ErrorCode::AuthInvalid, "invalid or expired token"),
             CHALLENGE_INVALID.into(),
@@ -116,6 +119,7 @@ impl ApiError {
     }
 
     pub fn forbidden() -> Self {
+        metrics::note_auth_failure(AuthFailure::Forbidden);
         Self::Forbidden(body(
             ErrorCode::AuthForbidden,
             "the token's subject may not access this user's tasks",
@@ -242,6 +246,7 @@ impl From<AuthError> for ApiError {
             }
             AuthError::KeysUnavailable(reason) => {
                 tracing::warn!(%reason, "cannot verify token: signing keys unavailable");
+                metrics::note_auth_failure(AuthFailure::KeysUnavailable);
                 Self::Unavailable(
                     body(
                         ErrorCode::AuthUnavailable,

@@ -1,4 +1,9 @@
-//! `/health`: liveness plus a database round trip, with no authentication, for load balancers.
+//! `/health` (liveness plus a database round trip) and `/health/ready` (readiness: the
+//! database can be read and written, its schema is this binary's, its file passed the integrity
+//! check, and the JWKS is loaded when one is configured), with no authentication, for load
+//! balancers and orchestrators.
+
+use std::sync::Arc;
 
 use poem::{Request, RequestBody};
 use poem_openapi::{
@@ -9,18 +14,75 @@ use super::{
     ApiTags,
     error::RETRY_AFTER_SECS,
     response::JsonResponse,
-    schemas::{DatabaseStatus, ErrorCode, Health, HealthStatus, Timestamp},
+    schemas::{DatabaseStatus, ErrorBody, ErrorCode, Health, HealthStatus, Timestamp},
 };
-use crate::{store::TaskStore, tasks::TaskService};
+use crate::{auth::TokenVerifier, store::TaskStore, tasks::TaskService};
 
-/// The health operation, over the same use cases as the Tasks operations.
+/// The health operations, over the same use cases as the Tasks operations and the verifier the
+/// Tasks operations check tokens with.
 pub struct HealthApi<S> {
     tasks: TaskService<S>,
+    verifier: Arc<TokenVerifier>,
 }
 
 impl<S: TaskStore> HealthApi<S> {
-    pub fn new(tasks: TaskService<S>) -> Self {
-        Self { tasks }
+    pub fn new(tasks: TaskService<S>, verifier: Arc<TokenVerifier>) -> Self {
+        Self { tasks, verifier }
+    }
+}
+
+/// Readiness: every check passed.
+#[derive(Debug, Clone, Object, serde::Serialize)]
+#[oai(rename = "Readiness", example)]
+pub struct Readiness {
+    /// Always `ready`.
+    pub status: String,
+    /// Always `ok`: the database was read, and a write to it was committed.
+    pub database: String,
+    /// `ok` when the signing keys of the configured JWKS are loaded, `not_configured` without
+    /// a JWKS source.
+    pub jwks: String,
+}
+
+impl poem_openapi::types::Example for Readiness {
+    fn example() -> Self {
+        Self {
+            status: "ready".into(),
+            database: "ok".into(),
+            jwks: "ok".into(),
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum ReadinessResponse {
+    /// Every request can be served.
+    #[oai(status = 200)]
+    Ready(JsonResponse<Readiness>),
+    /// Not ready; `detail` says why: the database cannot be read or written (a full disk, a
+    /// read-only or damaged file: `DATABASE_UNAVAILABLE`), its schema is not this server's
+    /// (`DATABASE_UNAVAILABLE`), or the JWKS is not loaded yet (`AUTH_UNAVAILABLE`).
+    #[oai(status = 503)]
+    NotReady(
+        JsonResponse<ErrorBody>,
+        /// Seconds to wait before asking again.
+        #[oai(header = "Retry-After")]
+        u32,
+    ),
+}
+
+impl ReadinessResponse {
+    fn not_ready(code: ErrorCode, detail: String) -> Self {
+        Self::NotReady(
+            JsonResponse(ErrorBody {
+                detail,
+                error_code: code,
+                timestamp: Timestamp::now(),
+                request_id: super::request_id::current(),
+                errors: None,
+            }),
+            RETRY_AFTER_SECS,
+        )
     }
 }
 
@@ -119,5 +181,39 @@ impl<S: TaskStore> HealthApi<S> {
                 )
             }
         }
+    }
+
+    /// Readiness check
+    ///
+    /// No authentication. 200 when every request can be served: the database answers a read,
+    /// commits a write (one row updated in place, nothing accumulates), has this server's
+    /// schema and passed the start-up integrity check, and the JWKS, when one is configured,
+    /// is loaded. 503 with the reason otherwise. Each call writes to the database: poll it
+    /// every few seconds, not in a tight loop.
+    #[oai(path = "/health/ready", method = "get", operation_id = "ready")]
+    async fn ready(&self, _public: NoAuth) -> ReadinessResponse {
+        if let Err(e) = self.tasks.check_ready().await {
+            match std::error::Error::source(&e) {
+                Some(cause) => tracing::warn!(reason = %e, error = %cause, "not ready"),
+                None => tracing::warn!(reason = %e, "not ready"),
+            }
+            return ReadinessResponse::not_ready(ErrorCode::DatabaseUnavailable, e.to_string());
+        }
+        let jwks = match self.verifier.jwks() {
+            None => "not_configured",
+            Some(cache) if cache.is_loaded() => "ok",
+            Some(_) => {
+                tracing::warn!(reason = "JWKS not loaded", "not ready");
+                return ReadinessResponse::not_ready(
+                    ErrorCode::AuthUnavailable,
+                    "the token issuer's signing keys are not loaded yet".into(),
+                );
+            }
+        };
+        ReadinessResponse::Ready(JsonResponse(Readiness {
+            status: "ready".into(),
+            database: "ok".into(),
+            jwks: jwks.into(),
+        }))
     }
 }

@@ -21,7 +21,7 @@ use crate::{
         Task, TaskEdit, TaskId, TaskWrite, UserId,
         list::{PageQuery, TaskPage},
     },
-    store::{StoreError, TagCount, TaskStore},
+    store::{NotReady, StoreError, TagCount, TaskStore},
     tasks::TaskService,
 };
 use body::MaxBodyBytes;
@@ -70,8 +70,8 @@ pub fn service<S: TaskStore>(
 ) -> Service<S> {
     let service = OpenApiService::new(
         (
-            TasksApi::new(tasks.clone(), verifier, max_body_bytes),
-            HealthApi::new(tasks),
+            TasksApi::new(tasks.clone(), verifier.clone(), max_body_bytes),
+            HealthApi::new(tasks, verifier),
         ),
         TITLE,
         VERSION,
@@ -131,6 +131,9 @@ impl TaskStore for NoStore {
     async fn ping(&self) -> Result<(), StoreError> {
         Err(no_store())
     }
+    async fn ready(&self) -> Result<(), NotReady> {
+        Err(NotReady::Read(no_store()))
+    }
 }
 
 fn no_store() -> StoreError {
@@ -181,7 +184,7 @@ mod tests {
                 published += 1;
             }
         }
-        assert_eq!(published, 10, "every operation of the contract is covered");
+        assert_eq!(published, 11, "every operation of the contract is covered");
         assert_eq!(templates.get("noSuchOperation"), None);
     }
 }

@@ -477,6 +477,11 @@ impl JwksCache {
         (state.keys.clone(), state.last_error.clone(), state.attempts)
     }
 
+    /// Whether a key set has been loaded (the last good one stays after a failed reload).
+    pub fn is_loaded(&self) -> bool {
+        self.snapshot().0.is_some()
+    }
+
     /// Whether the latest load failed (the cache may still hold older keys).
     pub fn last_error(&self) -> Option<JwksError> {
         self.snapshot().1

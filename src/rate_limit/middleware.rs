@@ -20,6 +20,7 @@ use super::{Decision, RateLimits, client_ip};
 use crate::{
     api::error::ApiError,
     auth::{TokenVerifier, verified},
+    metrics::Metrics,
 };
 
 /// `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers).
@@ -32,11 +33,21 @@ pub const STATE_HEADER: HeaderName = HeaderName::from_static("ratelimit");
 pub struct RateLimit {
     limits: Option<Arc<RateLimits>>,
     verifier: Arc<TokenVerifier>,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl RateLimit {
     pub fn new(limits: Option<Arc<RateLimits>>, verifier: Arc<TokenVerifier>) -> Self {
-        Self { limits, verifier }
+        Self {
+            limits,
+            verifier,
+            metrics: None,
+        }
+    }
+
+    /// Count refusals in `todo_rate_limited_requests_total`.
+    pub fn with_metrics(self, metrics: Option<Arc<Metrics>>) -> Self {
+        Self { metrics, ..self }
     }
 }
 
@@ -48,6 +59,7 @@ impl<E: Endpoint> Middleware<E> for RateLimit {
             inner,
             limits: self.limits.clone(),
             verifier: self.verifier.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 }
@@ -57,6 +69,7 @@ pub struct RateLimited<E> {
     inner: E,
     limits: Option<Arc<RateLimits>>,
     verifier: Arc<TokenVerifier>,
+    metrics: Option<Arc<Metrics>>,
 }
 
 /// Whether requests to `path` spend a budget.
@@ -129,6 +142,9 @@ impl<E: Endpoint> Endpoint for RateLimited<E> {
                 retry_after_secs = decision.retry_after_secs,
                 "rate limited"
             );
+            if let Some(metrics) = &self.metrics {
+                metrics.rate_limited();
+            }
             let mut refusal = ApiError::rate_limited(decision.retry_after_secs).into_response();
             set_headers(&mut refusal, decision);
             if has_body(&req) {

@@ -22,6 +22,7 @@ use crate::{
         Task, TaskEdit, TaskId, TaskWrite, UserId,
         list::{PageQuery, TaskPage},
     },
+    metrics::StoreMetrics,
 };
 
 pub use postgres::PgStore;
@@ -59,6 +60,15 @@ impl AnyStore {
 /// `postgresql://` URLs, SQLite for a path or `sqlite://` URL. Pool sizes and timeouts come
 /// from `db`; its own `url` is not consulted.
 pub async fn open(url: &str, db: &DatabaseSettings) -> Result<AnyStore, OpenError> {
+    open_observed(url, db, StoreMetrics::default()).await
+}
+
+/// `open`, recording queue depths, waits and write batches into `metrics`.
+pub async fn open_observed(
+    url: &str,
+    db: &DatabaseSettings,
+    metrics: StoreMetrics,
+) -> Result<AnyStore, OpenError> {
     match DatabaseUrl::parse(url) {
         Some(DatabaseUrl::Postgres) => {
             let options = postgres::PgOptions {
@@ -67,6 +77,7 @@ pub async fn open(url: &str, db: &DatabaseSettings) -> Result<AnyStore, OpenErro
                 acquire_timeout: db.busy_timeout(),
                 connect_timeout: db.connect_timeout(),
                 statement_timeout: db.statement_timeout(),
+                metrics,
             };
             let store = PgStore::connect(&options).await?;
             tracing::info!(backend = "postgres", url = %url::redact(url), "database ready");
@@ -78,6 +89,8 @@ pub async fn open(url: &str, db: &DatabaseSettings) -> Result<AnyStore, OpenErro
                 pool_size: db.pool_size,
                 busy_timeout: db.busy_timeout(),
                 synchronous: db.synchronous.clone(),
+                wal_index: db.wal_index,
+                metrics,
             };
             // Opening and migrating a file blocks: keep it off the async runtime.
             let store = tokio::task::spawn_blocking(move || SqliteStore::open(&options))
@@ -120,6 +133,20 @@ pub enum OpenError {
     UnsupportedUrl(String),
     #[error("cannot open the database: {0}")]
     Store(#[from] StoreError),
+}
+
+/// Why the store cannot serve every request right now (`GET /health/ready`). The messages are
+/// safe to show clients; the sources (driver errors) are for logs.
+#[derive(Debug, thiserror::Error)]
+pub enum NotReady {
+    #[error("the database cannot be read")]
+    Read(#[source] StoreError),
+    #[error("the database cannot be written (disk full, read-only or failing storage)")]
+    Write(#[source] StoreError),
+    #[error("the database schema is at version {found}; this server needs version {expected}")]
+    Schema { found: i64, expected: usize },
+    #[error("the database file is damaged: run `todo-api check`")]
+    Damaged,
 }
 
 /// Why a store operation failed.
@@ -248,4 +275,8 @@ pub trait TaskStore: Clone + Send + Sync + 'static {
 
     /// Cheap round trip used by `/health`.
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Whether every request could be served (`/health/ready`): the schema is this binary's,
+    /// a read works, and a write to the one-row `health_probe` table commits.
+    fn ready(&self) -> impl Future<Output = Result<(), NotReady>> + Send;
 }

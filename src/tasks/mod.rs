@@ -12,7 +12,7 @@ use crate::{
         NewTask, ScheduleError, Task, TaskChanges, TaskEdit, TaskId, TaskReplacement, TaskWrite,
         UserId, now_ms,
     },
-    store::{StoreError, TagCount, TaskStore},
+    store::{NotReady, StoreError, TagCount, TaskStore},
 };
 
 pub mod list;
@@ -213,5 +213,10 @@ impl<S: TaskStore> TaskService<S> {
     /// Whether the database answers a cheap round trip (the liveness check).
     pub async fn check_database(&self) -> Result<(), StoreError> {
         self.store.ping().await
+    }
+
+    /// Whether the store can serve every request: read, write, schema, integrity (readiness).
+    pub async fn check_ready(&self) -> Result<(), NotReady> {
+        self.store.ready().await
     }
 }

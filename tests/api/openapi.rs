@@ -77,6 +77,7 @@ fn the_document_declares_the_contract_clients_are_generated_from() {
             "health",
             "listTags",
             "listTasks",
+            "ready",
             "replaceTask",
             "toggleTaskComplete",
             "updateTask"

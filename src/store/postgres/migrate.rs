@@ -27,10 +27,17 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "task counts for the per-user quota",
         include_str!("../migrations/postgres/0004_task_counts.sql"),
     ),
+    (
+        "health probe: one row the readiness check updates",
+        include_str!("../migrations/postgres/0005_health_probe.sql"),
+    ),
 ];
 
 /// The version whose step needs the pg_trgm extension and values computed here.
 const LIST_INDEXES: i32 = 3;
+
+/// The schema version this binary migrates to.
+pub(super) const SCHEMA_VERSION: usize = MIGRATIONS.len();
 
 /// First half of the migration advisory lock key ("todo" in ASCII); the second half is a hash of
 /// the schema, so deployments in different schemas of one database do not wait for each other.

@@ -22,6 +22,7 @@
 pub mod connect;
 mod import;
 mod migrate;
+mod readiness;
 mod tasks;
 
 use std::{future::Future, time::Duration};
@@ -34,6 +35,7 @@ use tokio_postgres::error::SqlState;
 pub use import::PgImport;
 
 use super::StoreError;
+use crate::metrics::{DbQueue, StoreMetrics};
 
 /// Extra time the client waits for a reply beyond the server's `statement_timeout`, so the
 /// server's own cancellation normally wins and the connection stays usable.
@@ -52,6 +54,8 @@ pub struct PgOptions {
     pub connect_timeout: Duration,
     /// Server-side `statement_timeout`; zero disables it (and the client-side reply deadline).
     pub statement_timeout: Duration,
+    /// Where the wait for a pooled connection is recorded.
+    pub metrics: StoreMetrics,
 }
 
 /// A cloneable handle to the connection pool.
@@ -60,6 +64,7 @@ pub struct PgStore {
     pool: Pool,
     /// Longest wait for a statement's reply before the connection is given up.
     reply_timeout: Option<Duration>,
+    metrics: StoreMetrics,
 }
 
 impl PgStore {
@@ -108,13 +113,16 @@ impl PgStore {
             .map_err(|e| StoreError::Internal(Box::new(e)))?;
         let reply_timeout = (!options.statement_timeout.is_zero())
             .then(|| options.statement_timeout + CLIENT_GRACE);
+        options.metrics.register_queue(DbQueue::PostgresPool);
         Ok(Self {
             pool,
             reply_timeout,
+            metrics: options.metrics.clone(),
         })
     }
 
     async fn client(&self) -> Result<Object, StoreError> {
+        let _waiting = self.metrics.waiting(DbQueue::PostgresPool);
         self.pool.get().await.map_err(pool_error)
     }
 

@@ -12,7 +12,7 @@ use crate::{
         list::{PageQuery, TaskPage},
     },
     store::{
-        StoreError, TASK_COLUMNS, TagCount, TaskStore,
+        NotReady, StoreError, TASK_COLUMNS, TagCount, TaskStore,
         page::{self, Arg, Dialect, Statement},
         row::{EditColumns, TaskRow, tag_rows},
     },
@@ -473,5 +473,9 @@ impl TaskStore for PgStore {
             .within_deadline(async { client.simple_query("SELECT 1").await })
             .await;
         finish(client, reply).map(|_| ())
+    }
+
+    async fn ready(&self) -> Result<(), NotReady> {
+        self.check_ready().await
     }
 }

@@ -7,12 +7,21 @@
 //! which drains whatever is waiting and commits it as one transaction (group commit), each job in
 //! its own savepoint so a failed one rolls back alone; callers get their result only after the
 //! commit, so every acknowledged write is durable. Every job carries the caller's tracing span.
+//!
+//! With `synchronous=FULL` the sync is pipelined: the batch commits without waiting for the disk
+//! (SQLite's `NORMAL`) and a syncer thread then `fdatasync`s the WAL file and only then answers
+//! the batch's callers, while the writer already runs the next batch; one sync covers every batch
+//! committed before it. An acknowledged write has reached the disk exactly as with SQLite's own
+//! `FULL`, but the disk wait no longer stops the writer (see specs/operations.md, "Durability").
 
 use std::{
+    fs::File,
     panic::AssertUnwindSafe,
+    path::{Path, PathBuf},
     sync::{
         Arc, Mutex, PoisonError,
-        mpsc::{Receiver, SyncSender, TrySendError, sync_channel},
+        atomic::{AtomicBool, Ordering},
+        mpsc::{Receiver, SendError, SyncSender, TrySendError, sync_channel},
     },
     time::{Duration, Instant},
 };
@@ -22,7 +31,10 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
 
 use super::{map_error, pool_error};
-use crate::store::StoreError;
+use crate::{
+    metrics::{DbQueue, StoreMetrics},
+    store::StoreError,
+};
 
 /// Operations waiting for the reader or writer threads beyond this are refused with 503
 /// (back-pressure).
@@ -30,12 +42,27 @@ const QUEUE_CAPACITY: usize = 1024;
 /// Most operations committed together in one transaction.
 const MAX_BATCH: usize = 64;
 
+/// Batches committed but not yet synced, beyond which the writer waits for the syncer.
+const SYNC_QUEUE_CAPACITY: usize = 64;
+/// Longest the syncer waits for more commits to cover with one sync (see `run_syncer`).
+const SYNC_GATHER: Duration = Duration::from_millis(1);
+
+/// What must happen after a batch's `COMMIT` before its callers are answered.
+#[derive(Debug, Clone)]
+pub(super) enum Durability {
+    /// Nothing: `COMMIT` under the connection's own `synchronous` is the promise (OFF, NORMAL).
+    Commit,
+    /// `fdatasync` this WAL file (on the syncer thread): `FULL`'s promise, pipelined.
+    SyncWal(PathBuf),
+}
+
 /// A cloneable handle to the reader and writer threads' queues. The threads stop once every
 /// handle is dropped.
 #[derive(Clone)]
 pub(super) struct Executor {
     writes: SyncSender<Box<dyn DbJob>>,
     reads: SyncSender<Box<dyn DbJob>>,
+    metrics: StoreMetrics,
 }
 
 impl Executor {
@@ -47,11 +74,29 @@ impl Executor {
         reader_threads: u32,
         writer: Pool<SqliteConnectionManager>,
         max_wait: Duration,
+        durability: Durability,
+        metrics: StoreMetrics,
     ) -> Result<Self, StoreError> {
+        metrics.register_queue(DbQueue::SqliteRead);
+        metrics.register_queue(DbQueue::SqliteWrite);
         let (writes, queue) = sync_channel(QUEUE_CAPACITY);
+        let sync = match durability {
+            Durability::Commit => None,
+            Durability::SyncWal(wal) => {
+                let (committed, to_sync) = sync_channel(SYNC_QUEUE_CAPACITY);
+                let broken = Arc::new(AtomicBool::new(false));
+                let syncer_broken = Arc::clone(&broken);
+                std::thread::Builder::new()
+                    .name("sqlite-syncer".into())
+                    .spawn(move || run_syncer(&wal, &to_sync, &syncer_broken))
+                    .map_err(|e| StoreError::Internal(Box::new(e)))?;
+                Some(Syncer { committed, broken })
+            }
+        };
+        let writer_metrics = metrics.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run_writer(&writer, &queue, max_wait))
+            .spawn(move || run_writer(&writer, &queue, max_wait, sync, &writer_metrics))
             .map_err(|e| StoreError::Internal(Box::new(e)))?;
         // One reader thread per pooled connection, all taking from one queue: a request never
         // parks a thread on the pool waiting for a connection.
@@ -59,12 +104,17 @@ impl Executor {
         let queue = Arc::new(Mutex::new(queue));
         for n in 0..reader_threads {
             let (pool, queue) = (readers.clone(), Arc::clone(&queue));
+            let metrics = metrics.clone();
             std::thread::Builder::new()
                 .name(format!("sqlite-reader-{n}"))
-                .spawn(move || run_reader(&pool, &queue))
+                .spawn(move || run_reader(&pool, &queue, &metrics))
                 .map_err(|e| StoreError::Internal(Box::new(e)))?;
         }
-        Ok(Self { writes, reads })
+        Ok(Self {
+            writes,
+            reads,
+            metrics,
+        })
     }
 
     /// Run `f` on one of the reader threads.
@@ -73,7 +123,7 @@ impl Executor {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        submit(&self.reads, f).await
+        submit(&self.reads, f, &self.metrics, DbQueue::SqliteRead).await
     }
 
     /// Queue `f` for the writer thread and wait until its batch is committed.
@@ -82,12 +132,17 @@ impl Executor {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        submit(&self.writes, f).await
+        submit(&self.writes, f, &self.metrics, DbQueue::SqliteWrite).await
     }
 }
 
 /// Hand `work` to the threads behind `queue` and wait for its answer.
-async fn submit<T, F>(queue: &SyncSender<Box<dyn DbJob>>, work: F) -> Result<T, StoreError>
+async fn submit<T, F>(
+    queue: &SyncSender<Box<dyn DbJob>>,
+    work: F,
+    metrics: &StoreMetrics,
+    name: DbQueue,
+) -> Result<T, StoreError>
 where
     T: Send + 'static,
     F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
@@ -100,7 +155,13 @@ where
         span: tracing::Span::current(),
         enqueued: Instant::now(),
     });
-    match queue.try_send(job) {
+    // Counted before the send so the thread that takes the job never decrements first.
+    metrics.enqueued(name);
+    let sent = queue.try_send(job);
+    if sent.is_err() {
+        metrics.dequeued(name, Duration::ZERO);
+    }
+    match sent {
         Ok(()) => {}
         Err(TrySendError::Full(_)) => {
             return Err(StoreError::Unavailable("database queue is full".into()));
@@ -118,11 +179,16 @@ where
 
 /// A reader thread: take the next read, run it on a pooled connection, answer; until every
 /// handle to the store is dropped.
-fn run_reader(pool: &Pool<SqliteConnectionManager>, queue: &Mutex<Receiver<Box<dyn DbJob>>>) {
+fn run_reader(
+    pool: &Pool<SqliteConnectionManager>,
+    queue: &Mutex<Receiver<Box<dyn DbJob>>>,
+    metrics: &StoreMetrics,
+) {
     loop {
         // Only the waiting thread holds the lock; it is released before the work runs.
         let next = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
         let Ok(mut job) = next else { return };
+        metrics.dequeued(DbQueue::SqliteRead, job.enqueued().elapsed());
         match pool.get() {
             Ok(conn) => {
                 job.run(&conn);
@@ -186,14 +252,77 @@ where
     }
 }
 
+/// The writer's side of the syncer thread: where committed batches go to be synced, and whether
+/// a sync has failed.
+struct Syncer {
+    committed: SyncSender<Vec<Box<dyn DbJob>>>,
+    broken: Arc<AtomicBool>,
+}
+
+/// The syncer thread: take every committed batch waiting, `fdatasync` the WAL file once for
+/// all of them, answer their callers; until the writer thread stops. A failed sync answers 503
+/// and marks the store broken: after a failed `fdatasync` the kernel may have dropped the dirty
+/// pages, so no later sync can vouch for them, and writes stay refused until a restart (which
+/// recovers from what the WAL file really holds).
+///
+/// Before syncing it gathers: it waits (at most `SYNC_GATHER`) until as many writes are
+/// committed as the previous sync answered, since under load the callers it just answered come
+/// straight back; one sync then covers them all instead of every other one. A lone writer is
+/// synced at once (the previous sync answered one write, and one is there).
+fn run_syncer(wal: &Path, committed: &Receiver<Vec<Box<dyn DbJob>>>, broken: &AtomicBool) {
+    let mut expected = 1;
+    while let Ok(first) = committed.recv() {
+        let deadline = Instant::now() + SYNC_GATHER;
+        let mut writes = first.len();
+        let mut batches = vec![first];
+        loop {
+            while let Ok(more) = committed.try_recv() {
+                writes += more.len();
+                batches.push(more);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if writes >= expected || left.is_zero() {
+                break;
+            }
+            match committed.recv_timeout(left) {
+                Ok(more) => {
+                    writes += more.len();
+                    batches.push(more);
+                }
+                Err(_) => break,
+            }
+        }
+        expected = writes;
+        let synced = if broken.load(Ordering::Acquire) {
+            Err(StoreError::Unavailable(
+                "an earlier sync of the database failed: restart the server".into(),
+            ))
+        } else {
+            // fdatasync works on the inode: any descriptor of the WAL file flushes the frames
+            // the writer connection wrote through its own.
+            File::open(wal).and_then(|f| f.sync_data()).map_err(|e| {
+                broken.store(true, Ordering::Release);
+                tracing::error!(error = %e, wal = %wal.display(), "syncing the WAL failed: refusing writes until a restart");
+                StoreError::Unavailable(format!("cannot sync the database: {e}"))
+            })
+        };
+        for job in batches.into_iter().flatten() {
+            job.finish(synced.as_ref().map(|_| ()));
+        }
+    }
+}
+
 /// The writer thread: wait for a write, take everything else already queued, commit it as one
-/// transaction, answer every caller; until every handle to the store is dropped.
+/// transaction, answer every caller (through the syncer when there is one); until every handle
+/// to the store is dropped.
 /// A write that has waited longer than `max_wait` (the busy timeout) is answered 503 without
 /// being run, so a caller that was told to retry never finds its write applied later.
 fn run_writer(
     pool: &Pool<SqliteConnectionManager>,
     queue: &Receiver<Box<dyn DbJob>>,
     max_wait: Duration,
+    sync: Option<Syncer>,
+    metrics: &StoreMetrics,
 ) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
@@ -202,6 +331,9 @@ fn run_writer(
                 Ok(job) => batch.push(job),
                 Err(_) => break,
             }
+        }
+        for job in &batch {
+            metrics.dequeued(DbQueue::SqliteWrite, job.enqueued().elapsed());
         }
         let (stale, mut batch): (Vec<_>, Vec<_>) = batch
             .into_iter()
@@ -213,9 +345,36 @@ fn run_writer(
         if batch.is_empty() {
             continue;
         }
-        let committed = commit_batch(pool, &mut batch);
-        for job in batch {
-            job.finish(committed.as_ref().map(|_| ()));
+        if sync
+            .as_ref()
+            .is_some_and(|s| s.broken.load(Ordering::Acquire))
+        {
+            let broken = StoreError::Unavailable(
+                "an earlier sync of the database failed: restart the server".into(),
+            );
+            for job in batch {
+                job.finish(Err(&broken));
+            }
+            continue;
+        }
+        metrics.write_batch(batch.len());
+        let committed = commit_batch(pool, &mut batch, sync.is_some());
+        match (&sync, committed) {
+            (Some(sync), Ok(())) => {
+                // Answered by the syncer once the WAL is on disk. It only stops after this
+                // thread, so the send fails only if it panicked: then answer here.
+                if let Err(SendError(batch)) = sync.committed.send(batch) {
+                    let lost = StoreError::Internal("the database syncer stopped".into());
+                    for job in batch {
+                        job.finish(Err(&lost));
+                    }
+                }
+            }
+            (_, committed) => {
+                for job in batch {
+                    job.finish(committed.as_ref().map(|_| ()));
+                }
+            }
         }
     }
 }
@@ -228,19 +387,39 @@ fn execute_cached(conn: &Connection, sql: &str) -> Result<(), StoreError> {
         .map_err(map_error)
 }
 
+/// Commit `batch` as one transaction. With `deferred_sync` the commit does not wait for the
+/// disk (`synchronous=NORMAL` for this transaction only: the connection is also the one imports
+/// and migrations use, which keep the configured mode); the caller syncs before answering.
 fn commit_batch(
     pool: &Pool<SqliteConnectionManager>,
     batch: &mut [Box<dyn DbJob>],
+    deferred_sync: bool,
 ) -> Result<(), StoreError> {
     let conn = pool.get().map_err(pool_error)?;
     if !conn.is_autocommit() {
         // A transaction left open by an earlier failure would make every BEGIN fail.
         let _ = conn.execute_batch("ROLLBACK");
     }
+    if !deferred_sync {
+        return commit_on(&conn, batch);
+    }
+    let configured: String = conn
+        .query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0))
+        .map(|level| level.to_string())
+        .map_err(map_error)?;
+    execute_cached(&conn, "PRAGMA synchronous = NORMAL")?;
+    let result = commit_on(&conn, batch);
+    let restored = conn
+        .execute_batch(&format!("PRAGMA synchronous = {configured}"))
+        .map_err(map_error);
+    result.and(restored)
+}
+
+fn commit_on(conn: &Connection, batch: &mut [Box<dyn DbJob>]) -> Result<(), StoreError> {
     // IMMEDIATE takes the write lock up front, so a busy database fails the batch at BEGIN
     // instead of half-way through.
-    execute_cached(&conn, "BEGIN IMMEDIATE")?;
-    let result = run_in_savepoints(&conn, batch).and_then(|()| execute_cached(&conn, "COMMIT"));
+    execute_cached(conn, "BEGIN IMMEDIATE")?;
+    let result = run_in_savepoints(conn, batch).and_then(|()| execute_cached(conn, "COMMIT"));
     if result.is_err() && !conn.is_autocommit() {
         let _ = conn.execute_batch("ROLLBACK");
     }
@@ -324,7 +503,7 @@ mod writer_tests {
         let (ok2, r3) = job(insert("kept 2", false));
         let mut batch = vec![ok1, bad, ok2];
 
-        let committed = commit_batch(&writer, &mut batch);
+        let committed = commit_batch(&writer, &mut batch, false);
         for job in batch {
             job.finish(committed.as_ref().map(|_| ()));
         }
@@ -357,7 +536,7 @@ mod writer_tests {
         let (b, rb) = job(insert("b", false));
         let mut batch = vec![a, b];
 
-        let committed = commit_batch(&writer, &mut batch);
+        let committed = commit_batch(&writer, &mut batch, false);
         for job in batch {
             job.finish(committed.as_ref().map(|_| ()));
         }
@@ -370,5 +549,97 @@ mod writer_tests {
             rb.blocking_recv().unwrap(),
             Err(StoreError::Unavailable(_))
         ));
+    }
+}
+
+#[cfg(test)]
+mod sync_tests {
+    use super::*;
+
+    /// An executor over a fresh WAL file with a one-column table, answering writes only after
+    /// syncing `wal` (which a test may point elsewhere).
+    fn start(dir: &Path, wal: Option<PathBuf>) -> (Executor, Pool<SqliteConnectionManager>) {
+        let manager = || {
+            SqliteConnectionManager::file(dir.join("t.db")).with_init(|c| {
+                c.execute_batch("PRAGMA busy_timeout = 500; PRAGMA synchronous = FULL;")
+            })
+        };
+        let writer = Pool::builder().max_size(1).build(manager()).unwrap();
+        writer
+            .get()
+            .unwrap()
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE notes (title TEXT NOT NULL);")
+            .unwrap();
+        let readers = Pool::builder().max_size(1).build(manager()).unwrap();
+        let wal = wal.unwrap_or_else(|| dir.join("t.db-wal"));
+        let executor = Executor::start(
+            readers,
+            1,
+            writer.clone(),
+            Duration::from_secs(5),
+            Durability::SyncWal(wal),
+            StoreMetrics::default(),
+        )
+        .unwrap();
+        (executor, writer)
+    }
+
+    fn insert(conn: &Connection) -> Result<(), StoreError> {
+        conn.execute("INSERT INTO notes (title) VALUES ('x')", [])
+            .map(drop)
+            .map_err(map_error)
+    }
+
+    fn count(conn: &Connection) -> Result<i64, StoreError> {
+        conn.query_row("SELECT count(*) FROM notes", [], |r| r.get(0))
+            .map_err(map_error)
+    }
+
+    #[tokio::test]
+    async fn with_a_pipelined_sync_writes_are_answered_after_the_wal_is_synced() {
+        let dir = tempfile::tempdir().unwrap();
+        let (executor, writer) = start(dir.path(), None);
+
+        let writes: Vec<_> = (0..20).map(|_| executor.write(insert)).collect();
+        for write in writes {
+            write.await.unwrap();
+        }
+
+        assert_eq!(executor.read(count).await.unwrap(), 20);
+        let during: i64 = executor
+            .write(|c| {
+                c.query_row("PRAGMA synchronous", [], |r| r.get(0))
+                    .map_err(map_error)
+            })
+            .await
+            .unwrap();
+        assert_eq!(during, 1, "a batch commits without waiting for the disk");
+        let between: i64 = writer
+            .get()
+            .unwrap()
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(between, 2, "the connection is FULL again between batches");
+    }
+
+    #[tokio::test]
+    async fn a_failed_sync_answers_503_and_refuses_every_later_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let (executor, _) = start(
+            dir.path(),
+            Some(dir.path().join("missing").join("t.db-wal")),
+        );
+
+        let first = executor.write(insert).await;
+        let later = executor.write(insert).await;
+
+        assert!(
+            matches!(&first, Err(StoreError::Unavailable(m)) if m.contains("cannot sync")),
+            "{first:?}"
+        );
+        assert!(
+            matches!(&later, Err(StoreError::Unavailable(m)) if m.contains("restart")),
+            "{later:?}"
+        );
     }
 }

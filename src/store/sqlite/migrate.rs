@@ -36,7 +36,14 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0004_task_counts.sql"),
         then: None,
     },
+    Migration {
+        sql: include_str!("../migrations/sqlite/0005_health_probe.sql"),
+        then: None,
+    },
 ];
+
+/// The schema version this binary migrates to.
+pub(super) const SCHEMA_VERSION: usize = MIGRATIONS.len();
 
 /// Compute `title_key` and `search_text` of the rows that existed before step 3, then build the
 /// search index over them and add the triggers that maintain it.

@@ -13,10 +13,16 @@
 pub mod backup;
 mod executor;
 mod import;
+pub mod integrity;
 mod migrate;
+mod readiness;
 mod tasks;
 
-use std::{path::PathBuf, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 use r2d2::Pool;
 use r2d2_sqlite::SqliteConnectionManager;
@@ -25,7 +31,8 @@ use rusqlite::{Connection, ErrorCode};
 pub use import::SqliteImport;
 
 use super::StoreError;
-use executor::Executor;
+use crate::{config::WalIndex, metrics::StoreMetrics};
+use executor::{Durability, Executor};
 
 /// How to open the database file.
 #[derive(Debug, Clone)]
@@ -35,9 +42,13 @@ pub struct SqliteOptions {
     pub pool_size: u32,
     /// How long a statement waits for a lock, and a request for a connection, before giving up with 503.
     pub busy_timeout: Duration,
-    /// `PRAGMA synchronous`: `NORMAL` (durable against a process crash, the default with WAL),
-    /// `FULL` (also against power loss) or `OFF`.
+    /// `PRAGMA synchronous`: `FULL` (an acknowledged write survives power loss; our default),
+    /// `NORMAL` (survives a process crash only) or `OFF`.
     pub synchronous: String,
+    /// Where the WAL index lives: the shared `-shm` file, or this process's heap.
+    pub wal_index: WalIndex,
+    /// Where queue depths, waits and write batch sizes are recorded.
+    pub metrics: StoreMetrics,
 }
 
 /// A cloneable handle to the writer connection and the reader and writer threads' queues.
@@ -46,6 +57,10 @@ pub struct SqliteStore {
     /// The one write connection: used by the writer thread, batch by batch, and by imports.
     writer: Pool<SqliteConnectionManager>,
     executor: Executor,
+    /// The database file, for the integrity check.
+    path: PathBuf,
+    /// Set when an integrity check found the file damaged: readiness then fails.
+    damage: Arc<OnceLock<String>>,
 }
 
 impl SqliteStore {
@@ -64,13 +79,31 @@ impl SqliteStore {
                 StoreError::Unavailable(format!("cannot create {}: {e}", parent.display()))
             })?;
         }
+        // FULL and EXTRA promise that a commit is on disk when it returns (in WAL mode both sync
+        // the WAL once per commit); the executor keeps that promise with a pipelined sync.
+        let durability = match synchronous.as_str() {
+            "FULL" | "EXTRA" => {
+                let mut wal = options.path.clone().into_os_string();
+                wal.push("-wal");
+                Durability::SyncWal(wal.into())
+            }
+            _ => Durability::Commit,
+        };
         let busy_ms = options.busy_timeout.as_millis();
         let init = format!(
             "PRAGMA busy_timeout = {busy_ms}; PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous};"
         );
+        let target = match options.wal_index {
+            WalIndex::File => options.path.clone(),
+            // The `unix-excl` VFS takes a lock for the whole process and keeps the WAL index in
+            // the heap, shared by this process's connections: no `-shm` file is mapped.
+            WalIndex::Heap => {
+                PathBuf::from(format!("file:{}?vfs=unix-excl", uri_path(&options.path)))
+            }
+        };
         let manager = || {
             let init = init.clone();
-            SqliteConnectionManager::file(&options.path)
+            SqliteConnectionManager::file(&target)
                 .with_init(move |c: &mut Connection| c.execute_batch(&init))
         };
 
@@ -97,8 +130,15 @@ impl SqliteStore {
             options.pool_size.max(1),
             writer.clone(),
             options.busy_timeout,
+            durability,
+            options.metrics.clone(),
         )?;
-        Ok(Self { writer, executor })
+        Ok(Self {
+            writer,
+            executor,
+            path: options.path.clone(),
+            damage: Arc::default(),
+        })
     }
 
     /// Run `f` on one of the reader threads.
@@ -118,6 +158,22 @@ impl SqliteStore {
     {
         self.executor.write(f).await
     }
+}
+
+/// `path` as the path part of a `file:` URI: absolute, with every byte that could end it or be
+/// read as an escape (`?`, `#`, `%`, ...) percent-encoded.
+fn uri_path(path: &Path) -> String {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let mut uri = String::new();
+    for byte in absolute.as_os_str().as_encoded_bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                uri.push(*byte as char)
+            }
+            other => uri.push_str(&format!("%{other:02X}")),
+        }
+    }
+    uri
 }
 
 fn pool_error(e: r2d2::Error) -> StoreError {

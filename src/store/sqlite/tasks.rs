@@ -14,7 +14,7 @@ use crate::{
         now_ms,
     },
     store::{
-        StoreError, TASK_COLUMNS, TagCount, TaskStore,
+        NotReady, StoreError, TASK_COLUMNS, TagCount, TaskStore,
         page::{self, Arg, Dialect},
         row::{EditColumns, TaskRow, tag_rows},
     },
@@ -390,5 +390,9 @@ impl TaskStore for SqliteStore {
                 .map_err(map_error)
         })
         .await
+    }
+
+    async fn ready(&self) -> Result<(), NotReady> {
+        self.check_ready().await
     }
 }

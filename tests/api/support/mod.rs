@@ -6,6 +6,7 @@
 //! - [`process`]: child processes of the `todo-api` binary and the environment they start from.
 //! - [`assert`]: assertions on the contract's shared shapes (errors, validation errors, content
 //!   types, timestamps, a task's fields).
+//! - [`metrics_text`]: a strict reader of the Prometheus text exposition `/metrics` answers with.
 //! - [`keys`], [`jwks`]: Better Auth-style signing keys and tokens, and a JWKS endpoint serving them.
 //! - [`better_auth`]: the real Better Auth issuer (node) as a child process.
 //! - [`proxy`]: a TCP proxy that takes the database away and gives it back.
@@ -17,6 +18,7 @@ pub mod better_auth;
 pub mod jwks;
 pub mod keys;
 pub mod matrix;
+pub mod metrics_text;
 pub mod pg;
 pub mod process;
 pub mod proxy;

@@ -115,9 +115,17 @@ pub struct ServerProcess {
     _dir: TempDir,
 }
 
-/// Start `serve` on the PostgreSQL `database_url` (trusting [`TEST_SECRET`], logging at `info`
-/// to a file) without waiting for it to listen.
+/// Start `serve` on `database_url` (a PostgreSQL URL, or a SQLite file the caller owns), trusting
+/// [`TEST_SECRET`] and logging at `info` to a file, without waiting for it to listen.
 pub fn spawn_server(database_url: &str) -> (tokio::process::Child, PathBuf, TempDir) {
+    spawn_server_with(database_url, &[])
+}
+
+/// [`spawn_server`] with extra environment variables (`TODO_...` settings).
+pub fn spawn_server_with(
+    database_url: &str,
+    env: &[(&str, &str)],
+) -> (tokio::process::Child, PathBuf, TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("server.log");
     let child = todo_api_async(dir.path())
@@ -126,6 +134,7 @@ pub fn spawn_server(database_url: &str) -> (tokio::process::Child, PathBuf, Temp
         .env("BETTER_AUTH_SECRET", TEST_SECRET)
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
@@ -163,6 +172,11 @@ pub async fn wait_listening(
 }
 
 impl ServerProcess {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("the server is running")
+    }
+
     /// Kill the server and return its log.
     pub async fn stop(mut self) -> String {
         let _ = self.child.start_kill();

@@ -1,0 +1,7 @@
+-- One row that the readiness check (`GET /health/ready`) updates in place and commits: proof
+-- that the database file can still be written, without leaving anything behind.
+CREATE TABLE health_probe (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    checked_at INTEGER NOT NULL
+);
+INSERT INTO health_probe (id, checked_at) VALUES (1, 0);
