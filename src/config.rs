@@ -239,6 +239,9 @@ pub struct ServerSettings {
     pub max_connections: usize,
     /// Largest request head (request line and headers), in bytes; above it the answer is 431.
     pub max_header_bytes: usize,
+    /// Give every request an id (`X-Request-Id`, the log span, error bodies). Only turned off to
+    /// measure what they cost; error bodies then say `"request_id": "-"`.
+    pub request_ids: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -342,6 +345,7 @@ impl Default for ServerSettings {
             send_timeout_secs: 30,
             max_connections: 1024,
             max_header_bytes: 16 * 1024,
+            request_ids: true,
         }
     }
 }

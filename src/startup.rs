@@ -245,6 +245,7 @@ pub fn build_app<S: TaskStore>(
         ])
         .max_age(600);
     let templates = Arc::new(RouteTemplates::of::<S>());
+    let request_ids = settings.server.request_ids;
 
     routes
         .with(CatchPanic::new().with_handler(|_| {
@@ -258,7 +259,9 @@ pub fn build_app<S: TaskStore>(
         // No origins configured means no CORS headers at all (poem's Cors would allow every
         // origin when given none).
         .with_if(!settings.server.cors_origins.is_empty(), cors)
-        .around(move |next, req| log_request(next, req, templates.clone(), metrics.clone()))
+        .around(move |next, req| {
+            log_request(next, req, templates.clone(), metrics.clone(), request_ids)
+        })
         .map_to_response()
         .boxed()
 }
@@ -294,11 +297,16 @@ async fn log_request<E: Endpoint>(
     req: Request,
     templates: Arc<RouteTemplates>,
     metrics: Option<Arc<Metrics>>,
+    request_ids: bool,
 ) -> poem::Result<Response> {
-    let id = request_id::accept_or_generate(
-        req.header(request_id::HEADER)
-            .filter(|_| req.headers().get_all(request_id::HEADER).iter().count() == 1),
-    );
+    let id = if request_ids {
+        request_id::accept_or_generate(
+            req.header(request_id::HEADER)
+                .filter(|_| req.headers().get_all(request_id::HEADER).iter().count() == 1),
+        )
+    } else {
+        String::from("-")
+    };
     let span = tracing::info_span!(
         "request",
         request_id = %id,
@@ -322,7 +330,7 @@ async fn log_request<E: Endpoint>(
     )
     .await;
     drop(in_flight);
-    if let Ok(value) = HeaderValue::from_str(&id) {
+    if request_ids && let Ok(value) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(request_id::HEADER, value);
     }
     let route = match (resp.data::<OperationId>(), resp.data::<LoggedRoute>()) {

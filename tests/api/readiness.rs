@@ -79,11 +79,15 @@ async fn a_database_with_another_schema_version_is_not_ready() {
     let app = spawn_or_skip!(Backend::Sqlite);
     assert_ready(&app).await;
     let conn = rusqlite::Connection::open(app.sqlite_path()).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
 
     conn.execute_batch("PRAGMA user_version = 99").unwrap();
     assert_not_ready(&app, "DATABASE_UNAVAILABLE", "schema is at version 99").await;
 
-    conn.execute_batch("PRAGMA user_version = 3").unwrap();
+    conn.execute_batch(&format!("PRAGMA user_version = {version}"))
+        .unwrap();
     assert_ready(&app).await;
 }
 
@@ -173,6 +177,7 @@ async fn serve_with_file_size_limit(dir: &Path, max_file_bytes: u64) -> process:
     cmd.env("DATABASE_URL", dir.join("todo.db"))
         .env("PORT", "0")
         .env("BETTER_AUTH_SECRET", TEST_SECRET)
+        .env("TODO_RATE_LIMIT__ENABLED", "false")
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log).unwrap());
@@ -203,7 +208,8 @@ async fn serve_with_file_size_limit(dir: &Path, max_file_bytes: u64) -> process:
 async fn a_full_disk_makes_the_server_not_ready_until_there_is_room_again() {
     // Arrange
     let dir = tempfile::tempdir().unwrap();
-    let server = serve_with_file_size_limit(dir.path(), 512 * 1024).await;
+    // Each create appends about 15 pages to the WAL (the row, its indexes, the search index).
+    let server = serve_with_file_size_limit(dir.path(), 2 * 1024 * 1024).await;
     let app = server.app.clone();
     assert_ready(&app).await;
     let description = "x".repeat(1000);

@@ -96,3 +96,27 @@ async fn a_missing_or_odd_request_id_is_replaced_by_a_generated_one(backend: Bac
         "128 characters are kept"
     );
 }
+
+#[apply(every_backend)]
+#[tokio::test]
+async fn with_request_ids_off_nothing_is_generated_or_echoed(backend: Backend) {
+    let app = spawn_or_skip!(backend, |s| s.server.request_ids = false);
+    let ok = app
+        .authorized(Method::GET, "/api/alice/tasks", "alice")
+        .header("x-request-id", "trace-44")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert!(!ok.headers().contains_key("x-request-id"));
+    let missing = app
+        .client
+        .get(app.url("/api/alice/tasks"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
+    assert!(!missing.headers().contains_key("x-request-id"));
+    let body: serde_json::Value = missing.json().await.unwrap();
+    assert_eq!(body["request_id"], "-");
+}

@@ -61,6 +61,9 @@ pub struct SqliteStore {
     path: PathBuf,
     /// Set when an integrity check found the file damaged: readiness then fails.
     damage: Arc<OnceLock<String>>,
+    /// Set when the last write failed because the file could not grow or be written (disk
+    /// full, read-only, I/O error); cleared by the next write that commits.
+    out_of_room: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl SqliteStore {
@@ -138,6 +141,7 @@ impl SqliteStore {
             executor,
             path: options.path.clone(),
             damage: Arc::default(),
+            out_of_room: Arc::default(),
         })
     }
 
@@ -156,8 +160,27 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        self.executor.write(f).await
+        let result = self.executor.write(f).await;
+        let out_of_room = match &result {
+            Ok(_) => Some(false),
+            Err(StoreError::Unavailable(reason)) if cannot_store(reason) => Some(true),
+            Err(_) => None,
+        };
+        if let Some(out_of_room) = out_of_room {
+            self.out_of_room
+                .store(out_of_room, std::sync::atomic::Ordering::Relaxed);
+        }
+        result
     }
+}
+
+/// Whether an `Unavailable` reason says the file cannot take more data (as opposed to a busy
+/// lock or a full queue), by SQLite's messages for `SQLITE_FULL`, `SQLITE_READONLY` and
+/// `SQLITE_IOERR`.
+fn cannot_store(reason: &str) -> bool {
+    ["disk is full", "readonly database", "disk I/O error"]
+        .iter()
+        .any(|message| reason.contains(message))
 }
 
 /// `path` as the path part of a `file:` URI: absolute, with every byte that could end it or be

@@ -4,12 +4,22 @@
 //! The write probe updates the one row of `health_probe` in place through the writer thread,
 //! so it is committed (and, with `synchronous=FULL`, synced) like any acknowledged write: a
 //! transaction rolled back instead could succeed in WAL mode without ever touching the disk.
+//!
+//! That probe writes a page or two, so on a disk with a little room left it passes while
+//! creating a task (a row, its indexes and its search entries) fails. So the outcome of real
+//! writes counts too: after a write failed for lack of room, readiness first writes and removes
+//! a row the size of a large task (`ROOM_PROBE_BYTES`, two commits), and stays 503 until that
+//! succeeds or a real write commits again.
 
 use super::{SqliteStore, map_error, migrate::SCHEMA_VERSION};
 use crate::{
     domain::now_ms,
     store::{NotReady, StoreError},
 };
+
+/// What the room probe writes: about what a create with a long description and its index
+/// entries adds to the write-ahead log.
+const ROOM_PROBE_BYTES: i64 = 64 * 1024;
 
 impl SqliteStore {
     pub(super) async fn check_ready(&self) -> Result<(), NotReady> {
@@ -39,6 +49,22 @@ impl SqliteStore {
                 });
             }
             Err(e) => return Err(NotReady::Read(e)),
+        }
+        if self.out_of_room.load(std::sync::atomic::Ordering::Relaxed) {
+            self.write(|conn| {
+                conn.prepare_cached("UPDATE health_probe SET room = zeroblob(?1) WHERE id = 1")
+                    .and_then(|mut stmt| stmt.execute([ROOM_PROBE_BYTES]))
+                    .map_err(map_error)
+            })
+            .await
+            .map_err(NotReady::Write)?;
+            self.write(|conn| {
+                conn.prepare_cached("UPDATE health_probe SET room = NULL WHERE id = 1")
+                    .and_then(|mut stmt| stmt.execute([]))
+                    .map_err(map_error)
+            })
+            .await
+            .map_err(NotReady::Write)?;
         }
         self.write(|conn| {
             let changed = conn
