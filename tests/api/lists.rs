@@ -90,6 +90,18 @@ async fn walk(app: &TestApp, user: &str, query: &str) -> Vec<i64> {
     }
 }
 
+/// `n` bodies of tasks titled `"{prefix} {i}"`.
+fn titled(prefix: &str, n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| json!({"title": format!("{prefix} {i}")}))
+        .collect()
+}
+
+/// `method path` as `user`, with a valid token.
+async fn send(app: &TestApp, method: Method, path: &str, user: &str) -> reqwest::Response {
+    app.authorized(method, path, user).send().await.unwrap()
+}
+
 /// Create the tasks `bodies` for `user`, eight at a time; their ids in the order given.
 /// (Concurrent creates take ids in any order: sort them where the order matters.)
 async fn create_all(app: &TestApp, user: &str, bodies: Vec<Value>) -> Vec<i64> {
@@ -127,14 +139,7 @@ async fn a_short_list_is_the_whole_list_with_its_total_and_no_next_page(backend:
         json!({"tasks": [], "count": 0, "total": 0, "next_cursor": null})
     );
 
-    let mut created = create_all(
-        &app,
-        "alice",
-        (0..3)
-            .map(|n| json!({"title": format!("task {n}")}))
-            .collect(),
-    )
-    .await;
+    let mut created = create_all(&app, "alice", titled("task", 3)).await;
     created.sort_unstable();
     app.create_task_ok("bob", "not alice's").await;
     // The plain GET (no query string at all) is today's body plus `total` and `next_cursor`.
@@ -151,14 +156,7 @@ async fn a_short_list_is_the_whole_list_with_its_total_and_no_next_page(backend:
 #[tokio::test]
 async fn pages_continue_by_cursor_and_link_until_the_last(backend: Backend) {
     let app = spawn_or_skip!(backend, unlimited);
-    let mut created = create_all(
-        &app,
-        "alice",
-        (0..25)
-            .map(|n| json!({"title": format!("task {n}")}))
-            .collect(),
-    )
-    .await;
+    let mut created = create_all(&app, "alice", titled("task", 25)).await;
     created.sort_unstable();
 
     let (headers, first) = list(&app, "alice", "limit=10&unknown=kept").await;
@@ -176,11 +174,7 @@ async fn pages_continue_by_cursor_and_link_until_the_last(backend: Backend) {
     // Following the Link as it is gives the second page.
     let link = headers["link"].to_str().unwrap();
     let next_path = &link[1..link.find('>').unwrap()];
-    let resp = app
-        .authorized(Method::GET, next_path, "alice")
-        .send()
-        .await
-        .unwrap();
+    let resp = send(&app, Method::GET, next_path, "alice").await;
     let second = assert_json(resp, StatusCode::OK).await;
     assert_eq!(ids(&second), created[10..20]);
     // A cursor may be followed with another limit.
@@ -191,14 +185,7 @@ async fn pages_continue_by_cursor_and_link_until_the_last(backend: Backend) {
     assert_eq!(last["next_cursor"], Value::Null);
 
     // The default page is 100; 500 is the most.
-    let mut more = create_all(
-        &app,
-        "alice",
-        (0..80)
-            .map(|n| json!({"title": format!("more {n}")}))
-            .collect(),
-    )
-    .await;
+    let mut more = create_all(&app, "alice", titled("more", 80)).await;
     more.sort_unstable();
     let (_, default) = list(&app, "alice", "").await;
     assert_eq!(default["count"], 100);
@@ -250,19 +237,17 @@ async fn every_bad_parameter_is_a_422_naming_it(backend: Backend) {
     ];
     for (query, loc, kind) in cases {
         let path = format!("{}?{query}", TestApp::tasks_path("alice"));
-        let resp = app
-            .authorized(Method::GET, &path, "alice")
-            .send()
-            .await
-            .unwrap();
+        let resp = send(&app, Method::GET, &path, "alice").await;
         assert_validation(resp, &[(loc, kind)]).await;
     }
     let long_q = format!("q={}", "é".repeat(101));
-    let resp = app
-        .authorized(Method::GET, &format!("/api/alice/tasks?{long_q}"), "alice")
-        .send()
-        .await
-        .unwrap();
+    let resp = send(
+        &app,
+        Method::GET,
+        &format!("/api/alice/tasks?{long_q}"),
+        "alice",
+    )
+    .await;
     assert_validation(resp, &[("query.q", "string_length")]).await;
     let many_tags: String = (0..21).map(|n| format!("tag=t{n}&")).collect();
     let resp = app
@@ -568,11 +553,7 @@ async fn a_cursor_only_continues_the_list_it_came_from(backend: Backend) {
         ("tag=a&sort=-id&q=abc&tz=Europe%2FParis", "(q, tz)"),
     ] {
         let path = format!("/api/alice/tasks?{query}&cursor={cursor}");
-        let resp = app
-            .authorized(Method::GET, &path, "alice")
-            .send()
-            .await
-            .unwrap();
+        let resp = send(&app, Method::GET, &path, "alice").await;
         let (_, body) = assert_error(resp, StatusCode::BAD_REQUEST, "BAD_REQUEST").await;
         assert!(
             body["detail"].as_str().unwrap().contains(named),
@@ -590,11 +571,7 @@ async fn a_cursor_only_continues_the_list_it_came_from(backend: Backend) {
 
     // Another user presenting the cursor is refused, even with the same parameters.
     let path = format!("/api/bob/tasks?tag=a&sort=-id&cursor={cursor}");
-    let resp = app
-        .authorized(Method::GET, &path, "bob")
-        .send()
-        .await
-        .unwrap();
+    let resp = send(&app, Method::GET, &path, "bob").await;
     let (_, body) = assert_error(resp, StatusCode::BAD_REQUEST, "BAD_REQUEST").await;
     assert!(
         body["detail"].as_str().unwrap().contains("another user"),
@@ -618,21 +595,13 @@ async fn a_cursor_only_continues_the_list_it_came_from(backend: Backend) {
     ];
     for bad in tampered {
         let path = format!("/api/alice/tasks?tag=a&sort=-id&cursor={bad}");
-        let resp = app
-            .authorized(Method::GET, &path, "alice")
-            .send()
-            .await
-            .unwrap();
+        let resp = send(&app, Method::GET, &path, "alice").await;
         assert_error(resp, StatusCode::BAD_REQUEST, "BAD_REQUEST").await;
     }
     // An edited position only moves within alice's own list.
     let moved = b64.encode(json.replacen("\"k\":", "\"k\":1000000,\"_\":", 1));
     let path = format!("/api/alice/tasks?tag=a&sort=-id&cursor={moved}");
-    let resp = app
-        .authorized(Method::GET, &path, "alice")
-        .send()
-        .await
-        .unwrap();
+    let resp = send(&app, Method::GET, &path, "alice").await;
     assert_eq!(
         resp.status(),
         StatusCode::BAD_REQUEST,
@@ -743,22 +712,14 @@ async fn clear_completed_deletes_only_the_users_complete_tasks(backend: Backend)
 
     for query in ["", "?complete=false", "?complete=yes", "?complete="] {
         let path = format!("/api/alice/tasks{query}");
-        let resp = app
-            .authorized(Method::DELETE, &path, "alice")
-            .send()
-            .await
-            .unwrap();
+        let resp = send(&app, Method::DELETE, &path, "alice").await;
         assert_error(resp, StatusCode::BAD_REQUEST, "BAD_REQUEST").await;
     }
     let (_, body) = list(&app, "alice", "").await;
     assert_eq!(body["total"], 5, "a refused clear deletes nothing");
 
     let path = "/api/alice/tasks?complete=true";
-    let resp = app
-        .authorized(Method::DELETE, path, "alice")
-        .send()
-        .await
-        .unwrap();
+    let resp = send(&app, Method::DELETE, path, "alice").await;
     assert_eq!(
         assert_json(resp, StatusCode::OK).await,
         json!({"deleted": 2})
@@ -767,22 +728,20 @@ async fn clear_completed_deletes_only_the_users_complete_tasks(backend: Backend)
     assert_eq!(ids(&body), [alice[0], alice[2], alice[4]]);
     let tags = assert_json(app.list_tags("alice").await, StatusCode::OK).await;
     assert_eq!(tags, json!({"tags": [{"name": "x", "count": 3}]}));
-    let resp = app
-        .authorized(Method::DELETE, path, "alice")
-        .send()
-        .await
-        .unwrap();
+    let resp = send(&app, Method::DELETE, path, "alice").await;
     assert_eq!(
         assert_json(resp, StatusCode::OK).await,
         json!({"deleted": 0})
     );
     // Bob's completed task is still there; alice cannot clear bob's list.
     assert_eq!(app.get_task("bob", bob).await.status(), StatusCode::OK);
-    let resp = app
-        .authorized(Method::DELETE, "/api/bob/tasks?complete=true", "alice")
-        .send()
-        .await
-        .unwrap();
+    let resp = send(
+        &app,
+        Method::DELETE,
+        "/api/bob/tasks?complete=true",
+        "alice",
+    )
+    .await;
     assert_error(resp, StatusCode::FORBIDDEN, "AUTH_FORBIDDEN").await;
     // Search no longer finds a cleared task.
     let (_, body) = list(&app, "alice", &format!("q={cleared_title}")).await;
