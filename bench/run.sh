@@ -35,7 +35,7 @@
 #                         ${TMPDIR:-/tmp}/todo-bench-<users>x100+<big>.db, PostgreSQL schemas
 #                         bench_keep_<users>_<big>); seeding the large one takes minutes
 #   BENCH_SEARCH=invoice  the word list-q searches (one of the seed vocabulary, in ~2% of tasks)
-#   BENCH_SCENARIOS default: ceiling,list,list-middle,list-q,list-tag-due,list-walk,ceiling
+#   BENCH_SCENARIOS default: ceiling,list,list-middle,list-walk,list-q,list-tag-due,ceiling
 # Server settings pass through as usual, e.g. TODO_DATABASE__POOL_SIZE=4 or RUST_LOG=warn.
 # The server's log (stderr) goes to a file in the temporary folder, as it would in production.
 set -euo pipefail
@@ -50,7 +50,7 @@ WRITERS=${BENCH_WRITERS:-100}
 THREADS=${BENCH_THREADS:-1}
 LARGE=${BENCH_LARGE:-0}
 if [[ "$LARGE" == 1 ]]; then
-    SCENARIOS=${BENCH_SCENARIOS:-ceiling,list,list-middle,list-q,list-tag-due,list-walk,ceiling}
+    SCENARIOS=${BENCH_SCENARIOS:-ceiling,list,list-middle,list-walk,list-q,list-tag-due,ceiling}
 else
     SCENARIOS=${BENCH_SCENARIOS:-ceiling,health,get,list,mcp-list,patch,create,mcp-create,mix,ceiling}
 fi

@@ -23,6 +23,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "list indexes and trigram search",
         include_str!("../migrations/postgres/0003_list_indexes.sql"),
     ),
+    (
+        "task counts per owner",
+        include_str!("../migrations/postgres/0004_task_counts.sql"),
+    ),
 ];
 
 /// The version whose step needs the pg_trgm extension and values computed here.

@@ -32,6 +32,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0003_list_indexes.sql"),
         then: Some(fill_list_columns),
     },
+    Migration {
+        sql: include_str!("../migrations/sqlite/0004_task_counts.sql"),
+        then: None,
+    },
 ];
 
 /// Compute `title_key` and `search_text` of the rows that existed before step 3, then build the
