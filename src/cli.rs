@@ -1,5 +1,5 @@
-//! The command line: `serve` (default), `openapi`, `token`, `migrate`, `migrate-data`, `backup`
-//! and `check`.
+//! The command line: `serve` (default), `openapi`, `token`, `migrate`, `migrate-data`, `backup`,
+//! `check` and `explain-list`.
 
 use std::{
     path::{Path, PathBuf},
@@ -16,6 +16,7 @@ use crate::{
         dev_token::{self, DevSigningKey},
     },
     config::{LogFormat, Overrides, Settings},
+    explain,
     startup::{self, Application},
     store::{
         self,
@@ -83,6 +84,17 @@ pub enum Command {
     },
     /// Copy every task, ids and timestamps intact, from one database into another, empty one
     /// (for example from a SQLite file to PostgreSQL). Stop the servers writing to the source first.
+    /// Print the plan the database chooses for each statement of one list request (the count,
+    /// then the page), to check index use on a real database.
+    ExplainList {
+        /// Whose list.
+        #[arg(long)]
+        user: String,
+        /// A list parameter as name=value, unencoded (repeatable), e.g. --param q=invoice
+        /// --param sort=-due.
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+    },
     MigrateData {
         /// Source: a SQLite path or sqlite:// URL, or a postgres:// URL.
         #[arg(long, value_name = "URL")]
@@ -157,6 +169,12 @@ pub fn main() -> anyhow::Result<()> {
             let (settings, _) = load(cli.config.as_deref(), &Overrides::default())?;
             telemetry::init(&settings.log.filter, settings.log.format);
             check(&settings.database.url, quick)
+        }
+        Command::ExplainList { user, params } => {
+            let params = explain::list_params(&params)?;
+            let (settings, _) = load(cli.config.as_deref(), &Overrides::default())?;
+            telemetry::init(&settings.log.filter, settings.log.format);
+            runtime()?.block_on(explain::explain_list(&settings, &user, &params))
         }
         Command::MigrateData { from, to } => {
             let (settings, _) = load(cli.config.as_deref(), &Overrides::default())?;

@@ -5,12 +5,15 @@
 pub mod api;
 /// Bearer-token verification, the auth policy resolved from the settings, development tokens.
 pub mod auth;
-/// The command line (`serve`, `openapi`, `token`, `migrate`, `migrate-data`, `backup`, `check`).
+/// The command line (`serve`, `openapi`, `token`, `migrate`, `migrate-data`, `backup`, `check`,
+/// `explain-list`).
 pub mod cli;
 /// Layered, typed settings.
 pub mod config;
 /// Validated task values and rules, free of HTTP and SQL.
 pub mod domain;
+/// `todo-api explain-list`: the database's plan for each statement of one list request.
+pub mod explain;
 /// JWS algorithm names: plain data shared by the settings and the verifier.
 pub mod jwa;
 /// The MCP front door: the task use cases as tools for AI agents, over Streamable HTTP.

@@ -7,6 +7,7 @@ pub mod health;
 pub mod list_query;
 pub mod request_id;
 pub mod response;
+pub mod rfc3339;
 pub mod schemas;
 pub mod security;
 pub mod tasks;

@@ -74,7 +74,11 @@ impl ParseFromJSON for Timestamp {
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.to_rfc3339())
+        match super::rfc3339::format_millis(self.0) {
+            // ASCII digits and separators only.
+            Some(text) => serializer.serialize_str(std::str::from_utf8(&text).unwrap_or_default()),
+            None => serializer.serialize_str(&self.to_rfc3339()),
+        }
     }
 }
 

@@ -726,6 +726,9 @@ async fn clear_completed_deletes_only_the_users_complete_tasks(backend: Backend)
     );
     let (_, body) = list(&app, "alice", "").await;
     assert_eq!(ids(&body), [alice[0], alice[2], alice[4]]);
+    assert_eq!(body["total"], 3, "the unfiltered total follows the clear");
+    let (_, body) = list(&app, "bob", "").await;
+    assert_eq!(body["total"], 1);
     let tags = assert_json(app.list_tags("alice").await, StatusCode::OK).await;
     assert_eq!(tags, json!({"tags": [{"name": "x", "count": 3}]}));
     let resp = send(&app, Method::DELETE, path, "alice").await;

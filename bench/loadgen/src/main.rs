@@ -45,8 +45,17 @@ usage: todo-api-loadgen --addr 127.0.0.1:PORT --tokens FILE --writer-tokens FILE
   --warmup SECS          unmeasured time before each scenario (1)
   --threads N            load generator's runtime threads (1)
   --scenarios LIST       comma-separated, in order (ceiling,health,get,list,mcp-list,patch,create,
-                         mcp-create,mix,ceiling; mcp-*: tools/call list_tasks / add_task on /mcp);
+                         mcp-create,mix,ceiling; mcp-*: tools/call list_tasks / add_task on /mcp;
+                         with --big-token also list-middle,list-q,list-tag-due,list-walk);
                          ratios use the highest ceiling measured
+  --seeded               the database is already seeded: create nothing, read the users' task
+                         ids from their first page instead
+  --big-token FILE       one 'user token' line: the user with many tasks that the list-middle,
+                         list-q, list-tag-due and list-walk scenarios read
+  --search WORD          what list-q searches for (invoice)
+  --save FILE            also write each row as tab-separated values (for --baseline)
+  --baseline FILE        a --save file of the same scenarios on a small database: print each
+                         row's ratio to it and check the large-database targets
 ";
 
 #[derive(Debug, Clone)]
@@ -61,14 +70,24 @@ struct Args {
     warmup: Duration,
     threads: usize,
     scenarios: Vec<Scenario>,
+    seeded: bool,
+    big_token: Option<PathBuf>,
+    search: String,
+    save: Option<PathBuf>,
+    baseline: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut kv = BTreeMap::new();
     let mut it = std::env::args().skip(1);
+    let mut seeded = false;
     while let Some(k) = it.next() {
         if k == "-h" || k == "--help" {
             return Err(String::new());
+        }
+        if k == "--seeded" {
+            seeded = true;
+            continue;
         }
         let key = k
             .strip_prefix("--")
@@ -123,12 +142,23 @@ fn parse_args() -> Result<Args, String> {
             .split(',')
             .map(Scenario::parse)
             .collect::<Result<_, _>>()?,
+        seeded,
+        big_token: take(&mut kv, "big-token").map(Into::into),
+        search: take(&mut kv, "search").unwrap_or_else(|| "invoice".into()),
+        save: take(&mut kv, "save").map(Into::into),
+        baseline: take(&mut kv, "baseline").map(Into::into),
     };
     if let Some(k) = kv.keys().next() {
         return Err(format!("unknown option --{k}"));
     }
     if args.duration.is_zero() {
         return Err("--duration must be positive".into());
+    }
+    if args.big_token.is_none() && args.scenarios.iter().any(|s| s.reads_big_user()) {
+        return Err("list-middle, list-q, list-tag-due and list-walk need --big-token".into());
+    }
+    if args.search.is_empty() || !args.search.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err("--search must be one ASCII word".into());
     }
     Ok(args)
 }
@@ -144,6 +174,10 @@ enum Scenario {
     Mix,
     McpList,
     McpCreate,
+    ListMiddle,
+    ListSearch,
+    ListTagDue,
+    ListWalk,
 }
 
 impl Scenario {
@@ -158,6 +192,10 @@ impl Scenario {
             "mix" => Self::Mix,
             "mcp-list" => Self::McpList,
             "mcp-create" => Self::McpCreate,
+            "list-middle" => Self::ListMiddle,
+            "list-q" => Self::ListSearch,
+            "list-tag-due" => Self::ListTagDue,
+            "list-walk" => Self::ListWalk,
             other => return Err(format!("unknown scenario {other:?}")),
         })
     }
@@ -173,7 +211,37 @@ impl Scenario {
             Self::Mix => "mix 80% read / 20% write",
             Self::McpList => "mcp list 100: POST /mcp tools/call list_tasks",
             Self::McpCreate => "mcp create: POST /mcp tools/call add_task",
+            Self::ListMiddle => "list middle: GET /api/{big}/tasks?cursor=(middle)",
+            Self::ListSearch => "list q: GET /api/{big}/tasks?q=(word)",
+            Self::ListTagDue => "list tag+due: GET /api/{big}/tasks?tag=work&sort=due",
+            Self::ListWalk => "list walk: GET /api/{big}/tasks?cursor=(next), every page",
         }
+    }
+
+    /// The name on the command line and in --save files.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Ceiling => "ceiling",
+            Self::Health => "health",
+            Self::Get => "get",
+            Self::List => "list",
+            Self::Patch => "patch",
+            Self::Create => "create",
+            Self::Mix => "mix",
+            Self::McpList => "mcp-list",
+            Self::McpCreate => "mcp-create",
+            Self::ListMiddle => "list-middle",
+            Self::ListSearch => "list-q",
+            Self::ListTagDue => "list-tag-due",
+            Self::ListWalk => "list-walk",
+        }
+    }
+
+    fn reads_big_user(self) -> bool {
+        matches!(
+            self,
+            Self::ListMiddle | Self::ListSearch | Self::ListTagDue | Self::ListWalk
+        )
     }
 }
 
@@ -189,6 +257,16 @@ struct Ctx {
     writers: Vec<User>,
     /// Seeded task ids, per user (same index as `users`).
     tasks: Vec<Vec<i64>>,
+    /// The user with many tasks, and the query strings of the scenarios that read their list.
+    big: Option<BigUser>,
+}
+
+struct BigUser {
+    user: User,
+    /// `?cursor=...` of the page in the middle of the list (ascending id, 100 a page).
+    middle: String,
+    /// `?q=word`.
+    search: String,
 }
 
 fn read_tokens(path: &PathBuf) -> Result<Vec<User>, String> {
@@ -237,7 +315,13 @@ fn full(s: String) -> Body {
 }
 
 /// One request of `scenario`, and the status that counts as success.
-fn make_request(ctx: &Ctx, scenario: Scenario, rng: &mut Rng, seq: u64) -> (Request<Body>, u16) {
+fn make_request(
+    ctx: &Ctx,
+    scenario: Scenario,
+    rng: &mut Rng,
+    seq: u64,
+    walk: &Option<String>,
+) -> (Request<Body>, u16) {
     let scenario = match scenario {
         Scenario::Mix => match rng.below(100) {
             0..65 => Scenario::Get,
@@ -301,6 +385,19 @@ fn make_request(ctx: &Ctx, scenario: Scenario, rng: &mut Rng, seq: u64) -> (Requ
                 Some(body),
                 200,
             )
+        }
+        Scenario::ListMiddle | Scenario::ListSearch | Scenario::ListTagDue | Scenario::ListWalk => {
+            let big = ctx.big.as_ref().expect("checked by parse_args");
+            let query = match scenario {
+                Scenario::ListMiddle => big.middle.clone(),
+                Scenario::ListSearch => big.search.clone(),
+                Scenario::ListTagDue => "?tag=work&sort=due".to_owned(),
+                _ => walk
+                    .as_ref()
+                    .map_or_else(String::new, |c| format!("?cursor={c}")),
+            };
+            let uri = format!("/api/{}/tasks{query}", big.user.id);
+            (Method::GET, uri, Some(&big.user.auth), None, 200)
         }
         Scenario::Mix => unreachable!(),
     };
@@ -388,15 +485,23 @@ async fn worker(
         ..Default::default()
     };
     let mut seq = (wid as u64) << 32;
+    // list-walk: the cursor of this connection's next page (none: the first page).
+    let mut walk: Option<String> = None;
     loop {
         seq += 1;
-        let (req, expect) = make_request(&ctx, scenario, &mut rng, seq);
+        let (req, expect) = make_request(&ctx, scenario, &mut rng, seq, &walk);
         let t0 = Instant::now();
         if t0 >= end {
             break;
         }
         let result = send(ctx.addr, &mut conn, req).await;
         let t1 = Instant::now();
+        if scenario == Scenario::ListWalk {
+            walk = match &result {
+                Ok((200, body)) => next_cursor(body),
+                _ => None,
+            };
+        }
         if t0 < measure_from {
             if result.is_err() {
                 tokio::time::sleep(Duration::from_millis(5)).await;
@@ -624,6 +729,96 @@ async fn seed(ctx: &Ctx, args: &Args) -> Result<(Vec<Vec<i64>>, Duration), Strin
     Ok((ids, started.elapsed()))
 }
 
+/// The `next_cursor` of a list body (none on the last page, or if the body is not a list).
+fn next_cursor(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    v["next_cursor"].as_str().map(str::to_owned)
+}
+
+/// GET `path_and_query` as `user`; the JSON body of a 200, or why not.
+async fn get_json(
+    ctx: &Ctx,
+    conn: &mut Option<Sender>,
+    user: &User,
+    path_and_query: &str,
+) -> Result<serde_json::Value, String> {
+    let req = Request::builder()
+        .method(Method::GET)
+        .uri(path_and_query)
+        .header(HOST, ctx.host.clone())
+        .header(AUTHORIZATION, user.auth.clone())
+        .body(empty())
+        .expect("valid request");
+    let (status, body) = send(ctx.addr, conn, req).await?;
+    if status != 200 {
+        return Err(format!(
+            "GET {path_and_query} answered {status}: {}",
+            String::from_utf8_lossy(&body)
+        ));
+    }
+    serde_json::from_slice(&body).map_err(|e| format!("GET {path_and_query}: {e}"))
+}
+
+/// The task ids of each user's first page (for get and patch on a database seeded by SQL).
+async fn first_page_ids(ctx: &Ctx) -> Result<Vec<Vec<i64>>, String> {
+    let mut conn = None;
+    let mut all = Vec::with_capacity(ctx.users.len());
+    for user in &ctx.users {
+        let page = get_json(ctx, &mut conn, user, &format!("/api/{}/tasks", user.id)).await?;
+        let ids: Vec<i64> = page["tasks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t["id"].as_i64())
+            .collect();
+        if ids.is_empty() {
+            return Err(format!("{} has no tasks: is the database seeded?", user.id));
+        }
+        all.push(ids);
+    }
+    Ok(all)
+}
+
+/// The cursor that starts the page of 100 in the middle of `user`'s list (ascending id), found
+/// by walking the list up to there; also how many tasks precede it and the list's `total`.
+async fn middle_cursor(ctx: &Ctx, user: &User) -> Result<(String, u64, u64), String> {
+    let mut conn = None;
+    let first = get_json(
+        ctx,
+        &mut conn,
+        user,
+        &format!("/api/{}/tasks?limit=1", user.id),
+    )
+    .await?;
+    let total = first["total"].as_u64().ok_or("list body has no total")?;
+    let middle = total / 2 / 100 * 100;
+    if middle == 0 {
+        return Err(format!("{} has fewer than 200 tasks", user.id));
+    }
+    let limit = if middle % 500 == 0 { 500 } else { 100 };
+    let mut cursor: Option<String> = None;
+    let mut walked = 0;
+    while walked < middle {
+        let query = cursor.map_or_else(String::new, |c| format!("&cursor={c}"));
+        let page = get_json(
+            ctx,
+            &mut conn,
+            user,
+            &format!("/api/{}/tasks?limit={limit}{query}", user.id),
+        )
+        .await?;
+        walked += page["tasks"].as_array().map_or(0, Vec::len) as u64;
+        cursor = Some(
+            page["next_cursor"]
+                .as_str()
+                .ok_or("the list ended before its middle")?
+                .to_owned(),
+        );
+    }
+    let cursor = cursor.expect("walked at least one page");
+    Ok((format!("?cursor={cursor}"), walked, total))
+}
+
 fn fmt_ms(v: f64) -> String {
     if v < 10.0 {
         format!("{v:.2}")
@@ -663,25 +858,53 @@ async fn run(args: Args) -> Result<(), String> {
         users,
         writers,
         tasks: Vec::new(),
+        big: None,
     };
 
-    // Seed, and measure the server's peak memory while doing it.
-    reset_hwm(args.pid);
-    let cpu0 = cpu_now(args.pid);
-    let (tasks, took) = seed(&ctx, &args).await?;
-    let cpu1 = cpu_now(args.pid);
-    let seeded: usize = tasks.iter().map(Vec::len).sum();
-    let seed_hwm = args.pid.and_then(|p| status_kib(p, "VmHWM:"));
-    eprintln!(
-        "seeded {} users x {} tasks = {seeded} tasks through POST in {:.2} s ({:.0}/s, server {:.2} cores, peak RSS {})",
-        ctx.users.len(),
-        args.tasks_per_user,
-        took.as_secs_f64(),
-        seeded as f64 / took.as_secs_f64(),
-        (cpu1.server_ticks - cpu0.server_ticks) as f64 / CLK_TCK / took.as_secs_f64(),
-        seed_hwm.map_or("n/a".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0)),
-    );
-    ctx.tasks = tasks;
+    let seed_hwm = if args.seeded {
+        ctx.tasks = first_page_ids(&ctx).await?;
+        eprintln!(
+            "read the first page of {} seeded users ({} tasks)",
+            ctx.users.len(),
+            ctx.tasks.iter().map(Vec::len).sum::<usize>()
+        );
+        None
+    } else {
+        // Seed, and measure the server's peak memory while doing it.
+        reset_hwm(args.pid);
+        let cpu0 = cpu_now(args.pid);
+        let (tasks, took) = seed(&ctx, &args).await?;
+        let cpu1 = cpu_now(args.pid);
+        let seeded: usize = tasks.iter().map(Vec::len).sum();
+        let seed_hwm = args.pid.and_then(|p| status_kib(p, "VmHWM:"));
+        eprintln!(
+            "seeded {} users x {} tasks = {seeded} tasks through POST in {:.2} s ({:.0}/s, server {:.2} cores, peak RSS {})",
+            ctx.users.len(),
+            args.tasks_per_user,
+            took.as_secs_f64(),
+            seeded as f64 / took.as_secs_f64(),
+            (cpu1.server_ticks - cpu0.server_ticks) as f64 / CLK_TCK / took.as_secs_f64(),
+            seed_hwm.map_or("n/a".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0)),
+        );
+        ctx.tasks = tasks;
+        seed_hwm
+    };
+    if let Some(path) = &args.big_token {
+        let user = read_tokens(path)?
+            .into_iter()
+            .next()
+            .expect("read_tokens returns at least one");
+        let (middle, before, total) = middle_cursor(&ctx, &user).await?;
+        eprintln!(
+            "{}: {total} tasks; the middle page starts after the first {before}",
+            user.id
+        );
+        ctx.big = Some(BigUser {
+            user,
+            middle,
+            search: format!("?q={}", args.search),
+        });
+    }
     let ctx = Arc::new(ctx);
 
     let mut rows = Vec::new();
@@ -801,6 +1024,162 @@ async fn run(args: Args) -> Result<(), String> {
         .fold(None, |a: Option<f64>, b| Some(a.map_or(b, |a| a.max(b))));
     if let Some(p) = peak {
         println!("- peak RSS <= 64 MiB: {p:.1} MiB -> {}", verdict(p <= 64.0));
+    }
+    if let Some(path) = &args.save {
+        save(path, &rows)?;
+    }
+    if let Some(path) = &args.baseline {
+        compare(path, &rows, ceiling)?;
+    }
+    Ok(())
+}
+
+/// One row's numbers as `save` writes them: req/s, p50 ms, p99 ms, server CPU µs/req.
+struct Saved {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    cpu_us: f64,
+}
+
+fn cpu_us(r: &Row) -> f64 {
+    if r.rps > 0.0 {
+        r.server_cores * 1e6 / r.rps
+    } else {
+        f64::NAN
+    }
+}
+
+/// Write each row as `name rps p50 p99 cpu_us`, tab-separated (the best ceiling only).
+fn save(path: &PathBuf, rows: &[(Scenario, Row)]) -> Result<(), String> {
+    let mut best: BTreeMap<&str, &Row> = BTreeMap::new();
+    for (s, r) in rows {
+        let kept = best.entry(s.name()).or_insert(r);
+        if r.rps > kept.rps {
+            *kept = r;
+        }
+    }
+    let text: String = best
+        .iter()
+        .map(|(name, r)| {
+            format!(
+                "{name}\t{}\t{}\t{}\t{}\n",
+                r.rps,
+                r.p50_ms,
+                r.p99_ms,
+                cpu_us(r)
+            )
+        })
+        .collect();
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn load_saved(path: &PathBuf) -> Result<BTreeMap<String, Saved>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    text.lines()
+        .map(|line| {
+            let f: Vec<&str> = line.split('\t').collect();
+            let num = |i: usize| -> Result<f64, String> {
+                f.get(i)
+                    .and_then(|v| v.parse().ok())
+                    .ok_or_else(|| format!("{}: bad line {line:?}", path.display()))
+            };
+            Ok((
+                f[0].to_owned(),
+                Saved {
+                    rps: num(1)?,
+                    p50_ms: num(2)?,
+                    p99_ms: num(3)?,
+                    cpu_us: num(4)?,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Each row against the same scenario on the small database, and the large-database targets.
+fn compare(path: &PathBuf, rows: &[(Scenario, Row)], ceiling: Option<f64>) -> Result<(), String> {
+    let small = load_saved(path)?;
+    println!();
+    println!(
+        "Against the small database (same run; slowdown = small req/s / large req/s, and large / small server CPU µs/req):"
+    );
+    println!();
+    println!(
+        "| scenario | req/s small → large | slowdown | µs/req small → large | CPU ratio | p50 ms small → large | p99 ms small → large |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    let mut shown = Vec::new();
+    for (s, r) in rows {
+        let Some(b) = small.get(s.name()) else {
+            continue;
+        };
+        // A repeated scenario (the ceiling) is shown once, its best run, as saved.
+        if shown.contains(s) {
+            continue;
+        }
+        shown.push(*s);
+        let r = rows
+            .iter()
+            .filter(|(x, _)| x == s)
+            .map(|(_, r)| r)
+            .max_by(|a, b| a.rps.total_cmp(&b.rps))
+            .unwrap_or(r);
+        println!(
+            "| {} | {:.0} → {:.0} | {:.2}x | {:.0} → {:.0} | {:.2}x | {} → {} | {} → {} |",
+            s.name(),
+            b.rps,
+            r.rps,
+            b.rps / r.rps,
+            b.cpu_us,
+            cpu_us(r),
+            cpu_us(r) / b.cpu_us,
+            fmt_ms(b.p50_ms),
+            fmt_ms(r.p50_ms),
+            fmt_ms(b.p99_ms),
+            fmt_ms(r.p99_ms),
+        );
+    }
+    println!();
+    println!("Large-database targets:");
+    let verdict = |ok: bool| if ok { "MET" } else { "MISSED" };
+    let find = |s: Scenario| rows.iter().find(|(x, _)| *x == s).map(|(_, r)| r);
+    for s in [Scenario::List, Scenario::ListMiddle] {
+        if let (Some(r), Some(b)) = (find(s), small.get(s.name())) {
+            let slowdown = b.rps / r.rps;
+            println!(
+                "- {} within 1.5x of the small database: {slowdown:.2}x req/s, {:.2}x CPU/req -> {}",
+                s.name(),
+                cpu_us(r) / b.cpu_us,
+                verdict(slowdown <= 1.5)
+            );
+        }
+    }
+    for s in [Scenario::ListSearch, Scenario::ListTagDue] {
+        if let Some(r) = find(s) {
+            println!(
+                "- {} p99 <= 20 ms: {} ms -> {}",
+                s.name(),
+                fmt_ms(r.p99_ms),
+                verdict(r.p99_ms <= 20.0)
+            );
+        }
+    }
+    if let (Some(r), Some(c)) = (find(Scenario::List), ceiling) {
+        let share = r.rps / c;
+        println!(
+            "- list >= 15% of ceiling: {:.1}% -> {}; p99 <= 10 ms: {} ms -> {}",
+            100.0 * share,
+            verdict(share >= 0.15),
+            fmt_ms(r.p99_ms),
+            verdict(r.p99_ms <= 10.0)
+        );
+    }
+    if let Some(m) = find(Scenario::ListWalk).and_then(|r| r.hwm_mib) {
+        println!(
+            "- peak RSS while paging through the large user <= 64 MiB: {m:.1} MiB -> {}",
+            verdict(m <= 64.0)
+        );
     }
     Ok(())
 }

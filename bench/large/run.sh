@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# Benchmark: start the release server on a fresh temporary database, seed it through the API with
+# BENCH_USERS x BENCH_TASKS tasks, drive each scenario over loopback with bench/loadgen, and print
+# one Markdown table. Not part of `cargo test`; see specs/performance.md for results.
+#
+#   bash bench/large/run.sh   (lists at scale; BENCH_LARGE=0 gives the quick run of bench/run.sh)
+#
+# Knobs (environment):
+#   BENCH_DURATION=10     measured seconds per scenario
+#   BENCH_WARMUP=1        unmeasured seconds before each scenario
+#   BENCH_CONCURRENCY=50  connections, one request in flight on each
+#   BENCH_USERS=100       users seeded (each also has a token)
+#   BENCH_TASKS=100       tasks seeded per user
+#   BENCH_WRITERS=100     extra users that creates go to (keeps the seeded lists at BENCH_TASKS)
+#   BENCH_THREADS=1       load generator threads
+#   BENCH_SCENARIOS=ceiling,health,get,list,mcp-list,patch,create,mcp-create,mix,ceiling (ratios use the best ceiling)
+#   BENCH_SKIP_BUILD=1    use the existing binaries
+#   BENCH_SERVER=./target/release/todo-api   the server binary
+#   BENCH_NICE=-10        run the benchmark in its own session whose scheduler autogroup gets this
+#                         nice level (negative needs root). With sched_autogroup on, plain `nice`
+#                         does not outrank other sessions' compiles; this does, approximating a quiet
+#                         machine. Off by default: it slows everyone else for the length of the run.
+#
+# Large-database mode (lists at scale; see specs/performance.md "Lists at scale"):
+#   BENCH_LARGE=1         instead of the above: seed a small database (BENCH_LARGE_SMALL, 1,000
+#                         tasks) and a large one (BENCH_LARGE_USERS users x 100 tasks plus one
+#                         user with BENCH_LARGE_BIG tasks) directly with SQL (bench/large/seed-*.sql),
+#                         run the same scenarios on each and print the large one's ratios to the
+#                         small one and the large-database targets
+#   BENCH_BACKEND=sqlite  or postgres: a fresh schema in BENCH_PG_URL, dropped afterwards
+#   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test   (needs psql and the pg_trgm extension)
+#   BENCH_LARGE_USERS=10000 BENCH_LARGE_BIG=100000   (USERS x 100 must be a multiple of BIG)
+#   BENCH_LARGE_SMALL=5,500   the small database: users,big (5 x 100 + 500 = 1,000 tasks)
+#   BENCH_KEEP_DB=1       keep the seeded databases and reuse them in later runs (SQLite files
+#                         ${TMPDIR:-/tmp}/todo-bench-<users>x100+<big>.db, PostgreSQL schemas
+#                         bench_keep_<users>_<big>); seeding the large one takes minutes
+#   BENCH_SEARCH=invoice  the word list-q searches (one of the seed vocabulary, in ~2% of tasks)
+#   BENCH_SCENARIOS default: ceiling,list,list-middle,list-walk,list-q,list-tag-due,ceiling
+# Server settings pass through as usual, e.g. TODO_DATABASE__POOL_SIZE=4 or RUST_LOG=warn.
+# The server's log (stderr) goes to a file in the temporary folder, as it would in production.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+DURATION=${BENCH_DURATION:-10}
+WARMUP=${BENCH_WARMUP:-1}
+CONCURRENCY=${BENCH_CONCURRENCY:-50}
+USERS=${BENCH_USERS:-100}
+TASKS=${BENCH_TASKS:-100}
+WRITERS=${BENCH_WRITERS:-100}
+THREADS=${BENCH_THREADS:-1}
+LARGE=${BENCH_LARGE:-1}
+if [[ "$LARGE" == 1 ]]; then
+    SCENARIOS=${BENCH_SCENARIOS:-ceiling,list,list-middle,list-walk,list-q,list-tag-due,ceiling}
+else
+    SCENARIOS=${BENCH_SCENARIOS:-ceiling,health,get,list,mcp-list,patch,create,mcp-create,mix,ceiling}
+fi
+BACKEND=${BENCH_BACKEND:-sqlite}
+PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test}
+case "$BACKEND" in
+sqlite | postgres) ;;
+*)
+    echo "BENCH_BACKEND must be sqlite or postgres" >&2
+    exit 2
+    ;;
+esac
+if [[ "$BACKEND" == postgres && "$LARGE" != 1 ]]; then
+    echo "BENCH_BACKEND=postgres needs BENCH_LARGE=1 (the quick run uses a fresh SQLite file)" >&2
+    exit 2
+fi
+
+if [[ -n "${BENCH_NICE:-}" && -z "${BENCH_IN_SESSION:-}" ]]; then
+    BENCH_IN_SESSION=1 exec setsid -w bash "$0" "$@"
+fi
+NICE=()
+if [[ -n "${BENCH_NICE:-}" ]]; then
+    echo "$BENCH_NICE" >/proc/self/autogroup 2>/dev/null \
+        || echo "warning: cannot set the autogroup's nice level" >&2
+    NICE=(nice -n "$BENCH_NICE")
+fi
+
+SERVER=${BENCH_SERVER:-./target/release/todo-api}
+LOADGEN=./bench/loadgen/target/release/todo-api-loadgen
+
+if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
+    echo "== building (release)" >&2
+    cargo build --release --quiet --bin todo-api >&2
+    cargo build --release --quiet --manifest-path bench/loadgen/Cargo.toml >&2
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/todo-bench.XXXXXX")
+server_pid=
+pg_schemas=()
+stop_server() {
+    if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
+        kill -TERM "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    server_pid=
+}
+cleanup() {
+    stop_server
+    local schema
+    for schema in "${pg_schemas[@]}"; do
+        psql -q "$PG_URL" -c "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 \
+            || echo "warning: could not drop schema $schema" >&2
+    done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+mint() { # prefix count file
+    local i
+    : >"$3"
+    for ((i = 0; i < $2; i++)); do
+        local user
+        user=$(printf '%s%03d' "$1" "$i")
+        printf '%s %s\n' "$user" "$("$SERVER" token --user "$user" --ttl 2h)" >>"$3"
+    done
+}
+
+# Start the server on database $1 (path or URL) and wait for its address: sets server_pid, addr.
+start_server() {
+    "${NICE[@]}" "$SERVER" serve --host 127.0.0.1 --port 0 --database-url "$1" \
+        >"$tmp/server.out" 2>"$tmp/server.log" &
+    server_pid=$!
+    addr=
+    for _ in $(seq 1 600); do
+        addr=$(grep -o 'listening on http://127\.0\.0\.1:[0-9]*' "$tmp/server.out" 2>/dev/null \
+            | head -n1 | sed 's|.*http://||' || true)
+        [[ -n "$addr" ]] && break
+        if ! kill -0 "$server_pid" 2>/dev/null; then break; fi
+        sleep 0.05
+    done
+    if [[ -z "$addr" ]]; then
+        echo "server did not start; its log:" >&2
+        cat "$tmp/server.out" "$tmp/server.log" >&2 || true
+        exit 1
+    fi
+}
+
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || echo unknown)
+rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+dirty=$(git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null | wc -l || echo 0)
+header() { # what was seeded
+    echo "## todo-api benchmark $(date -u +%Y-%m-%dT%H:%MZ)"
+    echo
+    echo "- machine: $(nproc) CPUs ($cpu_model), $(free -g | awk '/^Mem:/{print $2}') GiB RAM, $(uname -sr)"
+    echo "- server: $SERVER (built $(date -u -r "$SERVER" +%H:%MZ)) at $addr, pid $server_pid, tree at commit $rev$([[ $dirty != 0 ]] && echo " + $dirty uncommitted file(s) in src/Cargo.*"), backend $BACKEND, pool_size=${TODO_DATABASE__POOL_SIZE:-config.toml}, log filter=${RUST_LOG:-config.toml} (stderr to a file)"
+    echo "- load: $CONCURRENCY connections, ${DURATION}s measured + ${WARMUP}s warm-up per scenario, loadgen threads=$THREADS, nice=${BENCH_NICE:-0}; $1"
+    echo "- load average before: $(load)"
+    echo
+}
+
+if [[ "$LARGE" == 1 ]]; then
+    # shellcheck source=bench/large/large.sh
+    source bench/large/large.sh
+    run_large
+    exit 0
+fi
+
+echo "== minting $((USERS + WRITERS)) tokens" >&2
+mint bench-u "$USERS" "$tmp/tokens.txt"
+mint bench-w "$WRITERS" "$tmp/writers.txt"
+
+echo "== starting $SERVER on a fresh database in $tmp" >&2
+start_server "$tmp/bench.db"
+header "seeded $USERS users x $TASKS tasks via POST"
+
+"${NICE[@]}" "$LOADGEN" --addr "$addr" --pid "$server_pid" \
+    --tokens "$tmp/tokens.txt" --writer-tokens "$tmp/writers.txt" \
+    --tasks-per-user "$TASKS" --concurrency "$CONCURRENCY" \
+    --duration "$DURATION" --warmup "$WARMUP" --threads "$THREADS" \
+    --scenarios "$SCENARIOS"
+
+echo
+echo "- load average after: $(load)"
+if ! kill -0 "$server_pid" 2>/dev/null; then
+    echo "server died during the run; its log tail:" >&2
+    tail -n 20 "$tmp/server.log" >&2
+    exit 1
+fi
