@@ -305,6 +305,7 @@ async fn migrate_data(settings: &Settings, from: &str, to: &str) -> anyhow::Resu
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(&settings).await?;
     let stop = startup::shutdown_signal()?;
+    startup::survive_file_size_limit()?;
     let url = format!("http://{}", app.local_addr());
     // The one line on stdout that says where the service is; JSON when the logs are, so a log
     // pipeline reads it like every other line.

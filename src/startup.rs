@@ -405,6 +405,19 @@ async fn bind(addr: String) -> Result<(SocketAddr, TcpListener), StartupError> {
     Ok((bound, listener))
 }
 
+/// Keep a file-size limit (`ulimit -f`, `RLIMIT_FSIZE`) from killing the process: SIGXFSZ's
+/// default action terminates it mid-write; with a handler installed the write fails with `EFBIG`
+/// instead, which SQLite reports as an I/O error, the request gets 503 and readiness says why.
+/// Installed once, the handler stays for the life of the process. Needs the async runtime.
+pub fn survive_file_size_limit() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        drop(signal(SignalKind::from_raw(libc::SIGXFSZ))?);
+    }
+    Ok(())
+}
+
 /// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called, not when the
 /// future is first polled, so a signal sent right after start-up is never missed.
 pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send> {

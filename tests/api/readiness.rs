@@ -181,7 +181,7 @@ async fn serve_with_file_size_limit(dir: &Path, max_file_bytes: u64) -> process:
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log).unwrap());
-    // SAFETY: only async-signal-safe calls (setrlimit, signal) between fork and exec.
+    // SAFETY: only an async-signal-safe call (setrlimit) between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
             let limit = libc::rlimit {
@@ -191,9 +191,9 @@ async fn serve_with_file_size_limit(dir: &Path, max_file_bytes: u64) -> process:
             if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            // Past the limit the kernel sends SIGXFSZ, which kills by default; ignored (and an
-            // ignored signal stays ignored across exec) the write fails with EFBIG instead.
-            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            // Past the limit the kernel sends SIGXFSZ, which kills by default: the server must
+            // handle it itself (`startup::survive_file_size_limit`) for the write to fail with
+            // EFBIG instead.
             Ok(())
         });
     }
