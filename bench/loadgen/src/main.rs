@@ -29,6 +29,8 @@ use hyper::{
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
+mod soak;
+
 type Body = BoxBody<Bytes, std::convert::Infallible>;
 type Sender = SendRequest<Body>;
 
@@ -46,7 +48,9 @@ usage: todo-api-loadgen --addr 127.0.0.1:PORT --tokens FILE --writer-tokens FILE
   --threads N            load generator's runtime threads (1)
   --scenarios LIST       comma-separated, in order (ceiling,health,get,list,mcp-list,patch,create,
                          mcp-create,mix,ceiling; mcp-*: tools/call list_tasks / add_task on /mcp);
-                         ratios use the highest ceiling measured
+                         ratios use the highest ceiling measured; or `soak` alone, with --rate
+  --rate N               soak: requests per second over all connections (fixed, open-loop)
+  --sample-every SECS    soak: print latency, errors and server VmRSS this often (30)
 ";
 
 #[derive(Debug, Clone)]
@@ -61,6 +65,8 @@ struct Args {
     warmup: Duration,
     threads: usize,
     scenarios: Vec<Scenario>,
+    rate: Option<f64>,
+    sample_every: Duration,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -123,12 +129,27 @@ fn parse_args() -> Result<Args, String> {
             .split(',')
             .map(Scenario::parse)
             .collect::<Result<_, _>>()?,
+        rate: take(&mut kv, "rate")
+            .map(|r| {
+                r.parse::<f64>()
+                    .ok()
+                    .filter(|v| *v > 0.0 && *v <= 1e6)
+                    .ok_or_else(|| format!("bad --rate {r:?}"))
+            })
+            .transpose()?,
+        sample_every: take(&mut kv, "sample-every").map_or(Ok(Duration::from_secs(30)), secs)?,
     };
     if let Some(k) = kv.keys().next() {
         return Err(format!("unknown option --{k}"));
     }
-    if args.duration.is_zero() {
-        return Err("--duration must be positive".into());
+    if args.duration.is_zero() || args.sample_every.is_zero() {
+        return Err("--duration and --sample-every must be positive".into());
+    }
+    let soak = args.scenarios.contains(&Scenario::Soak);
+    if soak != args.rate.is_some() || (soak && args.scenarios.len() != 1) {
+        return Err(
+            "the soak scenario runs alone and needs --rate; --rate is for soak only".into(),
+        );
     }
     Ok(args)
 }
@@ -144,6 +165,7 @@ enum Scenario {
     Mix,
     McpList,
     McpCreate,
+    Soak,
 }
 
 impl Scenario {
@@ -158,6 +180,7 @@ impl Scenario {
             "mix" => Self::Mix,
             "mcp-list" => Self::McpList,
             "mcp-create" => Self::McpCreate,
+            "soak" => Self::Soak,
             other => return Err(format!("unknown scenario {other:?}")),
         })
     }
@@ -173,6 +196,7 @@ impl Scenario {
             Self::Mix => "mix 80% read / 20% write",
             Self::McpList => "mcp list 100: POST /mcp tools/call list_tasks",
             Self::McpCreate => "mcp create: POST /mcp tools/call add_task",
+            Self::Soak => "soak: fixed-rate mix of every operation",
         }
     }
 }
@@ -302,7 +326,7 @@ fn make_request(ctx: &Ctx, scenario: Scenario, rng: &mut Rng, seq: u64) -> (Requ
                 200,
             )
         }
-        Scenario::Mix => unreachable!(),
+        Scenario::Mix | Scenario::Soak => unreachable!("not a single request"),
     };
     let mcp = matches!(scenario, Scenario::McpList | Scenario::McpCreate);
     let mut b = b.method(method).uri(uri);
@@ -683,6 +707,10 @@ async fn run(args: Args) -> Result<(), String> {
     );
     ctx.tasks = tasks;
     let ctx = Arc::new(ctx);
+    if let Some(rate) = args.rate {
+        soak::run(ctx, &args, rate, args.sample_every).await;
+        return Ok(());
+    }
 
     let mut rows = Vec::new();
     for &scenario in &args.scenarios {
