@@ -99,13 +99,25 @@ echo "- rate limiting enabled=$TODO_RATE_LIMIT__ENABLED (user ${TODO_RATE_LIMIT_
 echo "- load average before: $(load)"
 echo
 
+# The WAL's size on disk beside the samples: SQLite checkpoints it back to the database file and
+# reuses it from the start only when no reader holds an older snapshot.
+(
+    while kill -0 "$server_pid" 2>/dev/null; do
+        printf '%s %s\n' "$(date -u +%H:%M:%S)" "$(stat -c %s "$db-wal" 2>/dev/null || echo 0)"
+        sleep "$SAMPLE"
+    done
+) >"$tmp/wal.txt" &
+wal_sampler=$!
+
 "$LOADGEN" --addr "$addr" --pid "$server_pid" \
     --tokens "$tmp/tokens.txt" --writer-tokens "$tmp/writers.txt" \
     --tasks-per-user "$TASKS" --concurrency "$CONCURRENCY" --threads "$THREADS" \
     --duration "$DURATION" --warmup "$WARMUP" --scenarios soak --rate "$RATE" \
     --sample-every "$SAMPLE"
 
+kill "$wal_sampler" 2>/dev/null || true
 echo
+echo "- WAL file size (bytes) every ${SAMPLE}s from the start: $(cut -d' ' -f2 "$tmp/wal.txt" | paste -sd' ')"
 echo "- load average after: $(load)"
 if ! kill -0 "$server_pid" 2>/dev/null; then
     echo "server died during the soak; its log tail:" >&2

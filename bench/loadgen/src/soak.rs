@@ -19,7 +19,7 @@ use hyper::{
     header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue},
 };
 
-use crate::{Args, Ctx, Rng, empty, fmt_ms, full, reset_hwm, send, status_kib};
+use crate::{Args, CLK_TCK, Ctx, Rng, cpu_now, empty, fmt_ms, full, reset_hwm, send, status_kib};
 
 /// One kind of request in the soak mix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -363,6 +363,10 @@ struct Sample {
     p99_ms: f64,
     errors: u64,
     late: u64,
+    /// Server CPU time per request in the interval, in µs (rises if the server degrades).
+    server_us_per_request: f64,
+    /// Busy cores of the machine besides the server and the load generator.
+    other_cores: f64,
     rss_kib: Option<u64>,
 }
 
@@ -410,12 +414,21 @@ pub(crate) async fn run(ctx: Arc<Ctx>, args: &Args, rate: f64, sample_every: Dur
     let mut total = Window::default();
     let mut samples = Vec::new();
     let mut tick = measure_from;
+    let mut cpu_before = cpu_now(args.pid);
     while tick < end {
         let next = (tick + sample_every).min(end);
         tokio::time::sleep_until(next.into()).await;
         let mut w = std::mem::take(&mut *window.lock().expect("window lock"));
         let requests = w.latencies_us.len();
         let secs = (next - tick).as_secs_f64();
+        let cpu = cpu_now(args.pid);
+        let cores = |a: u64, b: u64| b.saturating_sub(a) as f64 / CLK_TCK / secs;
+        let server_cores = cores(cpu_before.server_ticks, cpu.server_ticks);
+        let other_cores = (cores(cpu_before.machine_busy, cpu.machine_busy)
+            - server_cores
+            - cores(cpu_before.self_ticks, cpu.self_ticks))
+        .max(0.0);
+        cpu_before = cpu;
         let sample = Sample {
             at: next - measure_from,
             requests,
@@ -424,16 +437,20 @@ pub(crate) async fn run(ctx: Arc<Ctx>, args: &Args, rate: f64, sample_every: Dur
             p99_ms: percentile(&mut w.latencies_us, 0.99),
             errors: w.errors,
             late: w.late,
+            server_us_per_request: server_cores * 1e6 * secs / requests.max(1) as f64,
+            other_cores,
             rss_kib: rss("VmRSS:"),
         };
         eprintln!(
-            "  {:>5.0} s: {:.0} req/s, p50 {} ms, p99 {} ms, errors {}, late {}, VmRSS {} MiB",
+            "  {:>5.0} s: {:.0} req/s, p50 {} ms, p99 {} ms, errors {}, late {}, server {:.0} µs/req, other load {:.2} cores, VmRSS {} MiB",
             sample.at.as_secs_f64(),
             sample.rps,
             fmt_ms(sample.p50_ms),
             fmt_ms(sample.p99_ms),
             sample.errors,
             sample.late,
+            sample.server_us_per_request,
+            sample.other_cores,
             mib(sample.rss_kib)
         );
         samples.push(sample);
@@ -448,11 +465,13 @@ pub(crate) async fn run(ctx: Arc<Ctx>, args: &Args, rate: f64, sample_every: Dur
     let rss_end = rss("VmRSS:");
     let hwm = if hwm_reset { rss("VmHWM:") } else { None };
 
-    println!("| at s | requests | req/s | p50 ms | p99 ms | errors | late | server VmRSS MiB |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| at s | requests | req/s | p50 ms | p99 ms | errors | late | server CPU µs/req | other load (cores) | server VmRSS MiB |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for s in &samples {
         println!(
-            "| {:.0} | {} | {:.0} | {} | {} | {} | {} | {} |",
+            "| {:.0} | {} | {:.0} | {} | {} | {} | {} | {:.0} | {:.2} | {} |",
             s.at.as_secs_f64(),
             s.requests,
             s.rps,
@@ -460,6 +479,8 @@ pub(crate) async fn run(ctx: Arc<Ctx>, args: &Args, rate: f64, sample_every: Dur
             fmt_ms(s.p99_ms),
             s.errors,
             s.late,
+            s.server_us_per_request,
+            s.other_cores,
             mib(s.rss_kib)
         );
     }
