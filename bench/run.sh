@@ -19,7 +19,9 @@
 #                         variant is space-separated VAR=value settings for the server, e.g.
 #                         "TODO_DATABASE__SYNCHRONOUS=FULL;TODO_DATABASE__SYNCHRONOUS=NORMAL" or
 #                         "TODO_METRICS__ENABLED=true;TODO_METRICS__ENABLED=false". Default: one
-#                         run with the settings as they are.
+#                         run with the settings as they are. Repeat variants interleaved
+#                         ("A;B;A;B;A;B"): the run ends with each variant's medians and their
+#                         ratios to the first variant's.
 #   BENCH_NICE=-10        run the benchmark in its own session whose scheduler autogroup gets this
 #                         nice level (negative needs root). With sched_autogroup on, plain `nice`
 #                         does not outrank other sessions' compiles; this does, approximating a quiet
@@ -148,9 +150,50 @@ for variant in "${variant_list[@]}"; do
         --tokens "$tmp/tokens.txt" --writer-tokens "$tmp/writers.txt" \
         --tasks-per-user "$TASKS" --concurrency "$CONCURRENCY" \
         --duration "$DURATION" --warmup "$WARMUP" --threads "$THREADS" \
-        --scenarios "$SCENARIOS"
+        --scenarios "$SCENARIOS" | tee "$tmp/table.md"
+    # Keep each row for the summary: variant, scenario, req/s, server CPU µs/req, p50, p99.
+    awk -F'|' -v v="${variant:-as configured}" '$3 ~ /^ *[0-9]/ {
+        gsub(/^ +| +$/, "", $2); split($2, name, ":")
+        printf "%s\t%s\t%s\t%s\t%s\t%s\n", v, name[1], $3 + 0, $11 + 0, $5 + 0, $6 + 0
+    }' "$tmp/table.md" >>"$tmp/rows.tsv"
     echo
     echo "- load average after: $(load)"
     echo
     stop_server
 done
+
+# With variants repeated (e.g. "A;B;A;B;A;B", interleaved so that a change in the machine's load
+# hits both alike), print each variant's medians and their ratios to the first variant's.
+if [[ ${#variant_list[@]} -gt 1 ]]; then
+    echo "### Medians per variant (ratios to V1's median)"
+    echo
+    awk -F'\t' '
+        !($1 in label) { label[$1] = "V" (++nv); order[nv] = $1 }
+        !(($1, $2) in seen) { seen[$1, $2] = 1; if (!($2 in known)) { known[$2] = 1; scen[++ns] = $2 } }
+        { k = $1 SUBSEP $2; n[k]++; rps[k, n[k]] = $3; us[k, n[k]] = $4; p99[k, n[k]] = $6 }
+        function median(arr, k, m,   i, j, t, v) {
+            for (i = 1; i <= m; i++) v[i] = arr[k, i]
+            for (i = 2; i <= m; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+            return m % 2 ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
+        }
+        END {
+            for (i = 1; i <= nv; i++) printf "- V%d: %s\n", i, order[i]
+            print ""
+            print "| scenario | variant | runs | median req/s | vs V1 | median server CPU µs/req | vs V1 | median p99 ms |"
+            print "|---|---|---:|---:|---:|---:|---:|---:|"
+            for (s = 1; s <= ns; s++) {
+                base = order[1] SUBSEP scen[s]
+                r1 = n[base] ? median(rps, base, n[base]) : 0
+                u1 = n[base] ? median(us, base, n[base]) : 0
+                for (i = 1; i <= nv; i++) {
+                    k = order[i] SUBSEP scen[s]
+                    if (!n[k]) continue
+                    r = median(rps, k, n[k]); u = median(us, k, n[k])
+                    printf "| %s | V%d | %d | %.0f | %s | %.0f | %s | %.1f |\n", scen[s], i, n[k], r,
+                        (r1 ? sprintf("%.3f", r / r1) : "n/a"), u, (u1 ? sprintf("%.3f", u / u1) : "n/a"),
+                        median(p99, k, n[k])
+                }
+            }
+        }' "$tmp/rows.tsv"
+    echo
+fi

@@ -29,6 +29,8 @@ use hyper::{
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
+mod soak;
+
 type Body = BoxBody<Bytes, std::convert::Infallible>;
 type Sender = SendRequest<Body>;
 
@@ -47,7 +49,7 @@ usage: todo-api-loadgen --addr 127.0.0.1:PORT --tokens FILE --writer-tokens FILE
   --scenarios LIST       comma-separated, in order (ceiling,health,get,list,mcp-list,patch,create,
                          mcp-create,mix,ceiling; mcp-*: tools/call list_tasks / add_task on /mcp;
                          with --big-token also list-middle,list-q,list-tag-due,list-walk);
-                         ratios use the highest ceiling measured
+                         ratios use the highest ceiling measured; or `soak` alone, with --rate
   --seeded               the database is already seeded: create nothing, read the users' task
                          ids from their first page instead
   --big-token FILE       one 'user token' line: the user with many tasks that the list-middle,
@@ -56,6 +58,8 @@ usage: todo-api-loadgen --addr 127.0.0.1:PORT --tokens FILE --writer-tokens FILE
   --save FILE            also write each row as tab-separated values (for --baseline)
   --baseline FILE        a --save file of the same scenarios on a small database: print each
                          row's ratio to it and check the large-database targets
+  --rate N               soak: requests per second over all connections (fixed, open-loop)
+  --sample-every SECS    soak: print latency, errors and server VmRSS this often (30)
 ";
 
 #[derive(Debug, Clone)]
@@ -75,6 +79,8 @@ struct Args {
     search: String,
     save: Option<PathBuf>,
     baseline: Option<PathBuf>,
+    rate: Option<f64>,
+    sample_every: Duration,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -147,12 +153,27 @@ fn parse_args() -> Result<Args, String> {
         search: take(&mut kv, "search").unwrap_or_else(|| "invoice".into()),
         save: take(&mut kv, "save").map(Into::into),
         baseline: take(&mut kv, "baseline").map(Into::into),
+        rate: take(&mut kv, "rate")
+            .map(|r| {
+                r.parse::<f64>()
+                    .ok()
+                    .filter(|v| *v > 0.0 && *v <= 1e6)
+                    .ok_or_else(|| format!("bad --rate {r:?}"))
+            })
+            .transpose()?,
+        sample_every: take(&mut kv, "sample-every").map_or(Ok(Duration::from_secs(30)), secs)?,
     };
     if let Some(k) = kv.keys().next() {
         return Err(format!("unknown option --{k}"));
     }
-    if args.duration.is_zero() {
-        return Err("--duration must be positive".into());
+    if args.duration.is_zero() || args.sample_every.is_zero() {
+        return Err("--duration and --sample-every must be positive".into());
+    }
+    let soak = args.scenarios.contains(&Scenario::Soak);
+    if soak != args.rate.is_some() || (soak && args.scenarios.len() != 1) {
+        return Err(
+            "the soak scenario runs alone and needs --rate; --rate is for soak only".into(),
+        );
     }
     if args.big_token.is_none() && args.scenarios.iter().any(|s| s.reads_big_user()) {
         return Err("list-middle, list-q, list-tag-due and list-walk need --big-token".into());
@@ -178,6 +199,7 @@ enum Scenario {
     ListSearch,
     ListTagDue,
     ListWalk,
+    Soak,
 }
 
 impl Scenario {
@@ -196,6 +218,7 @@ impl Scenario {
             "list-q" => Self::ListSearch,
             "list-tag-due" => Self::ListTagDue,
             "list-walk" => Self::ListWalk,
+            "soak" => Self::Soak,
             other => return Err(format!("unknown scenario {other:?}")),
         })
     }
@@ -215,6 +238,7 @@ impl Scenario {
             Self::ListSearch => "list q: GET /api/{big}/tasks?q=(word)",
             Self::ListTagDue => "list tag+due: GET /api/{big}/tasks?tag=work&sort=due",
             Self::ListWalk => "list walk: GET /api/{big}/tasks?cursor=(next), every page",
+            Self::Soak => "soak: fixed-rate mix of every operation",
         }
     }
 
@@ -234,6 +258,7 @@ impl Scenario {
             Self::ListSearch => "list-q",
             Self::ListTagDue => "list-tag-due",
             Self::ListWalk => "list-walk",
+            Self::Soak => "soak",
         }
     }
 
@@ -399,7 +424,7 @@ fn make_request(
             let uri = format!("/api/{}/tasks{query}", big.user.id);
             (Method::GET, uri, Some(&big.user.auth), None, 200)
         }
-        Scenario::Mix => unreachable!(),
+        Scenario::Mix | Scenario::Soak => unreachable!("not a single request"),
     };
     let mcp = matches!(scenario, Scenario::McpList | Scenario::McpCreate);
     let mut b = b.method(method).uri(uri);
@@ -906,6 +931,10 @@ async fn run(args: Args) -> Result<(), String> {
         });
     }
     let ctx = Arc::new(ctx);
+    if let Some(rate) = args.rate {
+        soak::run(ctx, &args, rate, args.sample_every).await;
+        return Ok(());
+    }
 
     let mut rows = Vec::new();
     for &scenario in &args.scenarios {

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Instructions per request: run the release server under valgrind's callgrind with the given
+# settings, seed 100 tasks, zero the counters, send exactly 1,000 GETs of one task and 500 creates
+# (curl, one keep-alive connection per 100 requests), and print the instructions executed per
+# request. Unlike requests/s on a shared machine, the count hardly depends on the machine's load
+# (repeats agree within ~1%: timing still changes how writes are batched), so it can compare two
+# settings to a few percent. It counts user-space instructions only: not the kernel's work in
+# system calls, nor cache misses or waiting.
+#
+#   bash bench/instructions.sh "TODO_METRICS__ENABLED=false TODO_SERVER__REQUEST_IDS=false" ...
+#
+# Each argument is one variant (space-separated VAR=value server settings; "" for the settings as
+# they are). Needs valgrind (callgrind_control) and curl; takes ~40 s per variant. Rate limiting
+# is off unless a variant sets TODO_RATE_LIMIT__ENABLED=true (one client exceeds every default
+# budget). Not part of `cargo test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+for tool in valgrind callgrind_control curl; do
+    if ! command -v "$tool" >/dev/null; then
+        echo "SKIPPED: bench/instructions.sh needs $tool, which is not installed" >&2
+        exit 0
+    fi
+done
+[[ $# -gt 0 ]] || set -- ""
+
+SERVER=./target/release/todo-api
+if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
+    cargo build --release --quiet --bin todo-api >&2
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/todo-instructions.XXXXXX")
+server_pid=
+cleanup() {
+    if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
+        kill -TERM "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+token=$("$SERVER" token --user bench-i --ttl 1h)
+auth=(-H "Authorization: Bearer $token" -H "Content-Type: application/json")
+create_body='{"title":"bench task","description":null}'
+
+# Zero the counters, run "$@", dump them; prints the instructions counted in between.
+count() {
+    callgrind_control -z "$server_pid" >/dev/null
+    "$@"
+    callgrind_control -d "$server_pid" >/dev/null
+    local dump
+    dump=$(ls -t "$tmp"/callgrind.out.* | head -n1)
+    grep -m1 '^summary:' "$dump" | cut -d' ' -f2
+}
+
+echo "| variant | Ir per GET one | Ir per create |"
+echo "|---|---:|---:|"
+for variant in "$@"; do
+    rm -f "$tmp"/callgrind.out.* "$tmp/db.sqlite"*
+    # shellcheck disable=SC2086 # the variant is a list of VAR=value words
+    env TODO_RATE_LIMIT__ENABLED=false $variant valgrind --tool=callgrind \
+        --callgrind-out-file="$tmp/callgrind.out.%p" \
+        "$SERVER" serve --host 127.0.0.1 --port 0 --database-url "$tmp/db.sqlite" \
+        >"$tmp/server.out" 2>"$tmp/server.log" &
+    server_pid=$!
+    addr=
+    for _ in $(seq 1 600); do
+        addr=$(grep -o 'listening on http://127\.0\.0\.1:[0-9]*' "$tmp/server.out" 2>/dev/null \
+            | sed 's|.*http://||' || true)
+        [[ -n "$addr" ]] && break
+        kill -0 "$server_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [[ -z "$addr" ]]; then
+        echo "server did not start; its log:" >&2
+        cat "$tmp/server.log" >&2
+        exit 1
+    fi
+    base="http://$addr/api/bench-i/tasks"
+    # Seed ids 1..100 and warm up; an unknown query parameter on POST is ignored.
+    curl -sf -o /dev/null "${auth[@]}" -d "$create_body" "$base?n=[1-100]"
+    curl -sf -o /dev/null "${auth[@]}" "$base/[1-100]"
+    gets() { for _ in $(seq 1 10); do curl -sf -o /dev/null "${auth[@]}" "$base/[1-100]"; done; }
+    creates() { curl -sf -o /dev/null "${auth[@]}" -d "$create_body" "$base?n=[1-500]"; }
+    get_ir=$(count gets)
+    create_ir=$(count creates)
+    echo "| ${variant:-as configured} | $((get_ir / 1000)) | $((create_ir / 500)) |"
+    kill -TERM "$server_pid"
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=
+done
