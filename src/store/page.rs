@@ -319,17 +319,8 @@ impl Builder {
 
     /// The placeholder of a new parameter.
     fn arg(&mut self, arg: Arg) -> String {
-        let cast = match &arg {
-            Arg::Int(_) => "bigint",
-            Arg::Text(_) => "text",
-            Arg::Bool(_) => "boolean",
-        };
         self.args.push(arg);
-        let n = self.args.len();
-        match self.dialect {
-            Dialect::Sqlite => format!("?{n}"),
-            Dialect::Postgres => format!("${n}::{cast}"),
-        }
+        self.placeholder(self.args.len())
     }
 
     /// The conditions of `filter` over `owner`'s tasks, to be joined with AND.
