@@ -1,32 +1,23 @@
 #!/usr/bin/env bash
-# Benchmark: start the release server on a fresh temporary database, seed it through the API with
-# BENCH_USERS x BENCH_TASKS tasks, drive each scenario over loopback with bench/loadgen, and print
-# one Markdown table. Not part of `cargo test`; see specs/performance.md for results.
+# Lists at scale: seed a small database (BENCH_LARGE_SMALL, 1,000 tasks) and a large one
+# (BENCH_LARGE_USERS users x 100 tasks plus one user with BENCH_LARGE_BIG tasks) directly with SQL
+# (bench/large/seed-*.sql), start the release server on each, drive the same list scenarios over
+# loopback with bench/loadgen, and print the large database's ratios to the small one and the
+# large-database targets. Not part of `cargo test`; see specs/performance.md "Lists at scale".
+# The quick benchmark is bench/run.sh.
 #
-#   bash bench/large/run.sh   (lists at scale; BENCH_LARGE=0 gives the quick run of bench/run.sh)
+#   bash bench/large/run.sh
 #
 # Knobs (environment):
 #   BENCH_DURATION=10     measured seconds per scenario
 #   BENCH_WARMUP=1        unmeasured seconds before each scenario
 #   BENCH_CONCURRENCY=50  connections, one request in flight on each
-#   BENCH_USERS=100       users seeded (each also has a token)
-#   BENCH_TASKS=100       tasks seeded per user
-#   BENCH_WRITERS=100     extra users that creates go to (keeps the seeded lists at BENCH_TASKS)
 #   BENCH_THREADS=1       load generator threads
-#   BENCH_SCENARIOS=ceiling,health,get,list,mcp-list,patch,create,mcp-create,mix,ceiling (ratios use the best ceiling)
 #   BENCH_SKIP_BUILD=1    use the existing binaries
 #   BENCH_SERVER=./target/release/todo-api   the server binary
 #   BENCH_NICE=-10        run the benchmark in its own session whose scheduler autogroup gets this
-#                         nice level (negative needs root). With sched_autogroup on, plain `nice`
-#                         does not outrank other sessions' compiles; this does, approximating a quiet
-#                         machine. Off by default: it slows everyone else for the length of the run.
-#
-# Large-database mode (lists at scale; see specs/performance.md "Lists at scale"):
-#   BENCH_LARGE=1         instead of the above: seed a small database (BENCH_LARGE_SMALL, 1,000
-#                         tasks) and a large one (BENCH_LARGE_USERS users x 100 tasks plus one
-#                         user with BENCH_LARGE_BIG tasks) directly with SQL (bench/large/seed-*.sql),
-#                         run the same scenarios on each and print the large one's ratios to the
-#                         small one and the large-database targets
+#                         nice level (negative needs root); see bench/run.sh
+# Rate limiting is off unless TODO_RATE_LIMIT__ENABLED=true, as in bench/run.sh.
 #   BENCH_BACKEND=sqlite  or postgres: a fresh schema in BENCH_PG_URL, dropped afterwards
 #   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test   (needs psql and the pg_trgm extension)
 #   BENCH_LARGE_USERS=10000 BENCH_LARGE_BIG=100000   (USERS x 100 must be a multiple of BIG)
@@ -44,16 +35,8 @@ cd "$(dirname "$0")/../.."
 DURATION=${BENCH_DURATION:-10}
 WARMUP=${BENCH_WARMUP:-1}
 CONCURRENCY=${BENCH_CONCURRENCY:-50}
-USERS=${BENCH_USERS:-100}
-TASKS=${BENCH_TASKS:-100}
-WRITERS=${BENCH_WRITERS:-100}
 THREADS=${BENCH_THREADS:-1}
-LARGE=${BENCH_LARGE:-1}
-if [[ "$LARGE" == 1 ]]; then
-    SCENARIOS=${BENCH_SCENARIOS:-ceiling,list,list-middle,list-walk,list-q,list-tag-due,ceiling}
-else
-    SCENARIOS=${BENCH_SCENARIOS:-ceiling,health,get,list,mcp-list,patch,create,mcp-create,mix,ceiling}
-fi
+SCENARIOS=${BENCH_SCENARIOS:-ceiling,list,list-middle,list-walk,list-q,list-tag-due,ceiling}
 BACKEND=${BENCH_BACKEND:-sqlite}
 PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test}
 case "$BACKEND" in
@@ -63,10 +46,6 @@ sqlite | postgres) ;;
     exit 2
     ;;
 esac
-if [[ "$BACKEND" == postgres && "$LARGE" != 1 ]]; then
-    echo "BENCH_BACKEND=postgres needs BENCH_LARGE=1 (the quick run uses a fresh SQLite file)" >&2
-    exit 2
-fi
 
 if [[ -n "${BENCH_NICE:-}" && -z "${BENCH_IN_SESSION:-}" ]]; then
     BENCH_IN_SESSION=1 exec setsid -w bash "$0" "$@"
@@ -108,15 +87,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-mint() { # prefix count file
-    local i
-    : >"$3"
-    for ((i = 0; i < $2; i++)); do
-        local user
-        user=$(printf '%s%03d' "$1" "$i")
-        printf '%s %s\n' "$user" "$("$SERVER" token --user "$user" --ttl 2h)" >>"$3"
-    done
-}
+# One loopback load generator exceeds every default request budget: rate limiting is off unless
+# asked for (as in bench/run.sh).
+export TODO_RATE_LIMIT__ENABLED=${TODO_RATE_LIMIT__ENABLED:-false}
 
 # Start the server on database $1 (path or URL) and wait for its address: sets server_pid, addr.
 start_server() {
@@ -152,31 +125,6 @@ header() { # what was seeded
     echo
 }
 
-if [[ "$LARGE" == 1 ]]; then
-    # shellcheck source=bench/large/large.sh
-    source bench/large/large.sh
-    run_large
-    exit 0
-fi
-
-echo "== minting $((USERS + WRITERS)) tokens" >&2
-mint bench-u "$USERS" "$tmp/tokens.txt"
-mint bench-w "$WRITERS" "$tmp/writers.txt"
-
-echo "== starting $SERVER on a fresh database in $tmp" >&2
-start_server "$tmp/bench.db"
-header "seeded $USERS users x $TASKS tasks via POST"
-
-"${NICE[@]}" "$LOADGEN" --addr "$addr" --pid "$server_pid" \
-    --tokens "$tmp/tokens.txt" --writer-tokens "$tmp/writers.txt" \
-    --tasks-per-user "$TASKS" --concurrency "$CONCURRENCY" \
-    --duration "$DURATION" --warmup "$WARMUP" --threads "$THREADS" \
-    --scenarios "$SCENARIOS"
-
-echo
-echo "- load average after: $(load)"
-if ! kill -0 "$server_pid" 2>/dev/null; then
-    echo "server died during the run; its log tail:" >&2
-    tail -n 20 "$tmp/server.log" >&2
-    exit 1
-fi
+# shellcheck source=bench/large/large.sh
+source bench/large/large.sh
+run_large

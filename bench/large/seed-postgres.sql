@@ -1,4 +1,4 @@
--- Large-database seed for bench/run.sh (BENCH_LARGE=1), PostgreSQL: the same rows as
+-- Large-database seed for bench/large/run.sh, PostgreSQL: the same rows as
 -- seed-sqlite.sql (see there for the mix), for psql on a schema the server has migrated, with
 -- search_path set to it and these variables:
 --

@@ -1,4 +1,4 @@
--- Large-database seed for bench/run.sh (BENCH_LARGE=1), SQLite. Run with the sqlite3 shell on a
+-- Large-database seed for bench/large/run.sh, SQLite. Run with the sqlite3 shell on a
 -- database the server has migrated (`todo-api migrate`), with these parameters set:
 --
 --   @users     users with exactly 100 tasks each, named bench-u00000, bench-u00001, ...
