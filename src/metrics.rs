@@ -6,9 +6,17 @@
 //! The full list, with labels, is in specs/operations.md ("Metrics"). Recording is off when
 //! `metrics.enabled = false`: `Metrics` is then never built and `StoreMetrics` is a no-op.
 
-use std::{cell::Cell, sync::Arc, time::Duration};
+use std::{
+    cell::Cell,
+    collections::HashMap,
+    sync::{Arc, RwLock},
+    time::Duration,
+};
 
-use poem::{Endpoint, IntoResponse, Request, Response, http::header};
+use poem::{
+    Endpoint, IntoResponse, Request, Response,
+    http::{Method, header},
+};
 use prometheus_client::{
     encoding::EncodeLabelSet,
     metrics::{
@@ -27,16 +35,48 @@ use crate::{api::error::ApiError, mcp::LoggedRoute};
 /// The `Content-Type` of the exposition (OpenMetrics 1.0 text, which Prometheus scrapes).
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// Labels of the per-request metrics.
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+/// Labels of the per-request metrics. Every value is a `'static` string, so a request records
+/// its metrics without allocating.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    /// `GET`, `POST`, ...
-    pub method: String,
+    /// `GET`, `POST`, ... (`other` for any method outside RFC 9110's, so clients cannot invent
+    /// label values).
+    pub method: &'static str,
     /// The route template (`/api/{user_id}/tasks/{task_id}`), `unmatched` for unknown paths: never
     /// a raw path, so ids never become label values.
-    pub route: String,
+    pub route: &'static str,
     /// The response status code.
     pub status: u16,
+}
+
+impl RequestLabels {
+    /// The labels of a request answered with `status`.
+    pub fn new(method: &Method, route: &'static str, status: u16) -> Self {
+        let method = match *method {
+            Method::GET => "GET",
+            Method::POST => "POST",
+            Method::PUT => "PUT",
+            Method::PATCH => "PATCH",
+            Method::DELETE => "DELETE",
+            Method::HEAD => "HEAD",
+            Method::OPTIONS => "OPTIONS",
+            Method::CONNECT => "CONNECT",
+            Method::TRACE => "TRACE",
+            _ => "other",
+        };
+        Self {
+            method,
+            route,
+            status,
+        }
+    }
+}
+
+/// The request counter and latency histogram of one label set.
+#[derive(Clone)]
+struct RequestInstruments {
+    requests: Counter,
+    duration: Histogram,
 }
 
 /// Why a request was refused by authentication.
@@ -111,6 +151,10 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     request_duration: HistogramFamily<RequestLabels>,
+    /// Both instruments of each label set seen, found with one fast lookup: the families hash
+    /// their keys with SipHash under their own lock, one lookup each, on every request.
+    request_instruments:
+        RwLock<HashMap<RequestLabels, RequestInstruments, foldhash::fast::RandomState>>,
     in_flight: Gauge,
     auth_failures: Family<ReasonLabels, Counter>,
     rate_limited: Counter,
@@ -196,6 +240,7 @@ impl Metrics {
             registry,
             requests,
             request_duration,
+            request_instruments: RwLock::default(),
             in_flight,
             auth_failures,
             rate_limited,
@@ -219,11 +264,29 @@ impl Metrics {
     }
 
     /// A request was answered.
-    pub fn request_finished(&self, labels: &RequestLabels, elapsed: Duration) {
-        self.requests.get_or_create(labels).inc();
-        self.request_duration
-            .get_or_create(labels)
-            .observe(elapsed.as_secs_f64());
+    pub fn request_finished(&self, labels: RequestLabels, elapsed: Duration) {
+        let record = |instruments: &RequestInstruments| {
+            instruments.requests.inc();
+            instruments.duration.observe(elapsed.as_secs_f64());
+        };
+        let known = self
+            .request_instruments
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(instruments) = known.get(&labels) {
+            record(instruments);
+            return;
+        }
+        drop(known);
+        let instruments = RequestInstruments {
+            requests: self.requests.get_or_create(&labels).clone(),
+            duration: self.request_duration.get_or_create(&labels).clone(),
+        };
+        record(&instruments);
+        self.request_instruments
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(labels, instruments);
     }
 
     /// A request was refused by authentication.

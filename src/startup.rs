@@ -316,7 +316,7 @@ async fn log_request<E: Endpoint>(
         mcp_tool = tracing::field::Empty,
     );
     let started = Instant::now();
-    let method = req.method().to_string();
+    let method = req.method().clone();
     let in_flight = metrics.as_ref().map(|m| m.request_started());
     let shared: Arc<str> = Arc::from(id.as_str());
     let (mut resp, auth_failure) = request_id::scope(
@@ -340,12 +340,8 @@ async fn log_request<E: Endpoint>(
     };
     let elapsed = started.elapsed();
     if let Some(metrics) = &metrics {
-        let labels = RequestLabels {
-            method,
-            route: route.to_owned(),
-            status: resp.status().as_u16(),
-        };
-        metrics.request_finished(&labels, elapsed);
+        let labels = RequestLabels::new(&method, route, resp.status().as_u16());
+        metrics.request_finished(labels, elapsed);
         if let Some(reason) = auth_failure {
             metrics.auth_failed(reason);
         }

@@ -145,7 +145,7 @@ fn no_store() -> StoreError {
 /// id, read from the same metadata the document is built from, so request logs can never name a
 /// path the contract does not have.
 #[derive(Debug, Clone)]
-pub struct RouteTemplates(HashMap<&'static str, String>);
+pub struct RouteTemplates(HashMap<&'static str, &'static str>);
 
 impl RouteTemplates {
     /// The templates of the operations of `Operations<S>`.
@@ -155,7 +155,7 @@ impl RouteTemplates {
             for path in api.paths {
                 for operation in path.operations {
                     if let Some(id) = operation.operation_id {
-                        templates.insert(id, path.path.clone());
+                        templates.insert(id, intern(&path.path));
                     }
                 }
             }
@@ -164,9 +164,22 @@ impl RouteTemplates {
     }
 
     /// The template of `operation_id`, if the contract has that operation.
-    pub fn get(&self, operation_id: &str) -> Option<&str> {
-        self.0.get(operation_id).map(String::as_str)
+    pub fn get(&self, operation_id: &str) -> Option<&'static str> {
+        self.0.get(operation_id).copied()
     }
+}
+
+/// `template` as a string that lives as long as the process, stored once however many apps are
+/// built: request metrics use templates as label values without copying them per request.
+fn intern(template: &str) -> &'static str {
+    static INTERNED: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut interned = INTERNED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(known) = interned.iter().find(|known| **known == template) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(template.to_owned().into_boxed_str());
+    interned.push(leaked);
+    leaked
 }
 
 #[cfg(test)]

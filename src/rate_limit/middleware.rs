@@ -123,22 +123,23 @@ impl<E: Endpoint> Endpoint for RateLimited<E> {
             }
             None => None,
         };
-        let decision = match &verification {
-            Some((_, Ok(user))) => {
-                tracing::Span::current().record("user_id", user.user_id.as_str());
-                limits
-                    .user
-                    .as_ref()
-                    .map(|budget| budget.check(&user.user_id.as_str().to_owned()))
-            }
+        let mut decision = match &verification {
+            Some((_, Ok(user))) => limits
+                .user
+                .as_ref()
+                .map(|budget| budget.check(&user.user_id.as_str().to_owned())),
             _ => limits
                 .ip
                 .as_ref()
                 .map(|budget| budget.check(&Self::address_key(limits, &req))),
         };
-        if let Some(decision) = decision.as_ref().filter(|d| !d.allowed) {
+        if let Some(decision) = decision.take_if(|d| !d.allowed) {
+            // The route, which would record who was refused, is never reached.
+            if let Some((_, Ok(user))) = &verification {
+                tracing::Span::current().record("user_id", user.user_id.as_str());
+            }
             tracing::debug!(
-                policy = %decision.policy,
+                policy = decision.policy.to_str().unwrap_or_default(),
                 retry_after_secs = decision.retry_after_secs,
                 "rate limited"
             );
@@ -163,7 +164,7 @@ impl<E: Endpoint> Endpoint for RateLimited<E> {
         }?
         .into_response();
         if let Some(decision) = decision {
-            set_headers(&mut resp, &decision);
+            set_headers(&mut resp, decision);
         }
         Ok(resp)
     }
@@ -178,13 +179,8 @@ fn has_body(req: &Request) -> bool {
 }
 
 /// The budget's `RateLimit-Policy` and `RateLimit` headers.
-fn set_headers(resp: &mut Response, decision: &Decision) {
-    for (name, value) in [
-        (POLICY_HEADER, &decision.policy),
-        (STATE_HEADER, &decision.state),
-    ] {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            resp.headers_mut().insert(name, value);
-        }
-    }
+fn set_headers(resp: &mut Response, decision: Decision) {
+    let headers = resp.headers_mut();
+    headers.insert(POLICY_HEADER, decision.policy);
+    headers.insert(STATE_HEADER, decision.state);
 }

@@ -16,6 +16,8 @@ use std::{
     time::Duration,
 };
 
+use std::io::Write as _;
+
 use governor::{
     Quota, RateLimiter,
     clock::{Clock, DefaultClock},
@@ -23,6 +25,7 @@ use governor::{
     state::keyed::DefaultKeyedStateStore,
 };
 use ipnet::IpNet;
+use poem::http::HeaderValue;
 
 use crate::config::{ConfigError, RateLimitSettings};
 
@@ -37,18 +40,22 @@ pub const USER_POLICY: &str = "user";
 /// The policy name of the per-address budget for requests without a valid token.
 pub const IP_POLICY: &str = "ip";
 
+/// Keys are hashed with foldhash (randomly seeded per limiter): a budget is checked on every
+/// request, and SipHash, the standard map's hasher, was a measurable part of that check.
+type KeyHasher = foldhash::fast::RandomState;
+
 type KeyedLimiter<K> =
-    RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock, StateInformationMiddleware>;
+    RateLimiter<K, DefaultKeyedStateStore<K, KeyHasher>, DefaultClock, StateInformationMiddleware>;
 
 /// What one check of a budget decided, with the header values to send either way.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
     /// Whether the request may go on.
     pub allowed: bool,
-    /// `RateLimit-Policy`: `"user";q=200;w=2`.
-    pub policy: String,
+    /// `RateLimit-Policy`: `"user";q=200;w=2` (the same for every check of a budget).
+    pub policy: HeaderValue,
     /// `RateLimit`: `"user";r=199;t=1`.
-    pub state: String,
+    pub state: HeaderValue,
     /// Whole seconds until a refused request would be admitted (at least 1); 0 when allowed.
     pub retry_after_secs: u32,
 }
@@ -58,6 +65,8 @@ pub struct Budget<K: Hash + Eq + Clone> {
     name: &'static str,
     per_second: u32,
     burst: u32,
+    /// `RateLimit-Policy`, built once.
+    policy: HeaderValue,
     limiter: KeyedLimiter<K>,
 }
 
@@ -66,30 +75,43 @@ impl<K: Hash + Eq + Clone> Budget<K> {
     pub fn new(name: &'static str, per_second: u32, burst: u32) -> Option<Self> {
         let rate = NonZeroU32::new(per_second)?;
         let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
-        let limiter = RateLimiter::dashmap(Quota::per_second(rate).allow_burst(burst))
-            .with_middleware::<StateInformationMiddleware>();
+        let limiter = RateLimiter::dashmap_with_hasher(
+            Quota::per_second(rate).allow_burst(burst),
+            KeyHasher::default(),
+        )
+        .with_middleware::<StateInformationMiddleware>();
+        // The window: the whole seconds an empty budget takes to fill up again, at least 1.
+        let window = burst.get().div_ceil(rate.get()).max(1);
+        let policy = format!("\"{name}\";q={burst};w={window}");
         Some(Self {
             name,
             per_second: rate.get(),
             burst: burst.get(),
+            // A policy name is a plain word and the rest digits: always a valid header value.
+            policy: HeaderValue::from_str(&policy).expect("a policy is a valid header value"),
             limiter,
         })
     }
 
-    /// `RateLimit-Policy`: the policy name, its quota `q` (the burst) and window `w` (the
-    /// whole seconds an empty budget takes to fill up again, at least 1).
-    pub fn policy(&self) -> String {
-        let window = self.burst.div_ceil(self.per_second).max(1);
-        format!("\"{}\";q={};w={window}", self.name, self.burst)
+    /// `RateLimit-Policy`: the policy name, its quota `q` (the burst) and window `w`.
+    pub fn policy(&self) -> &HeaderValue {
+        &self.policy
     }
 
     /// `RateLimit`: requests remaining `r` and whole seconds `t` until the budget is full again.
-    fn state(&self, remaining: u32, until_full: Duration) -> String {
-        format!(
+    /// Written into a stack buffer: this runs on every request of a limited route.
+    fn state(&self, remaining: u32, until_full: Duration) -> HeaderValue {
+        let mut buf = [0u8; 64];
+        let mut out = &mut buf[..];
+        // A name of a few letters and two u32s fit in 64 bytes.
+        let _ = write!(
+            out,
             "\"{}\";r={remaining};t={}",
             self.name,
             whole_seconds(until_full)
-        )
+        );
+        let len = 64 - out.len();
+        HeaderValue::from_bytes(&buf[..len]).expect("a state is a valid header value")
     }
 
     /// Spend one request of `key`'s budget, if there is one left.
@@ -101,7 +123,7 @@ impl<K: Hash + Eq + Clone> Budget<K> {
                 let used = self.burst.saturating_sub(remaining);
                 Decision {
                     allowed: true,
-                    policy: self.policy(),
+                    policy: self.policy.clone(),
                     state: self.state(remaining, per_request * used),
                     retry_after_secs: 0,
                 }
@@ -111,7 +133,7 @@ impl<K: Hash + Eq + Clone> Budget<K> {
                 let until_full = wait + per_request * (self.burst - 1);
                 Decision {
                     allowed: false,
-                    policy: self.policy(),
+                    policy: self.policy.clone(),
                     state: self.state(0, until_full),
                     retry_after_secs: whole_seconds(wait).max(1),
                 }
