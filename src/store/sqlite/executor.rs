@@ -21,7 +21,7 @@ use std::{
     sync::{
         Arc, Mutex, PoisonError,
         atomic::{AtomicBool, Ordering},
-        mpsc::{Receiver, SendError, SyncSender, TrySendError, sync_channel},
+        mpsc::{Receiver, RecvTimeoutError, SendError, SyncSender, TrySendError, sync_channel},
     },
     time::{Duration, Instant},
 };
@@ -46,6 +46,16 @@ const MAX_BATCH: usize = 64;
 const SYNC_QUEUE_CAPACITY: usize = 64;
 /// Longest the syncer waits for more commits to cover with one sync (see `run_syncer`).
 const SYNC_GATHER: Duration = Duration::from_millis(1);
+
+/// Work the writer thread does on its own, in a transaction of its own between batches: at most
+/// once every `every`, and only when a batch has committed since the last time (so an idle
+/// database is never written to). A failure is logged and tried again next time.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Upkeep {
+    pub every: Duration,
+    pub what: &'static str,
+    pub run: fn(&Connection) -> rusqlite::Result<()>,
+}
 
 /// What must happen after a batch's `COMMIT` before its callers are answered.
 #[derive(Debug, Clone)]
@@ -75,6 +85,7 @@ impl Executor {
         writer: Pool<SqliteConnectionManager>,
         max_wait: Duration,
         durability: Durability,
+        upkeep: Option<Upkeep>,
         metrics: StoreMetrics,
     ) -> Result<Self, StoreError> {
         metrics.register_queue(DbQueue::SqliteRead);
@@ -96,7 +107,9 @@ impl Executor {
         let writer_metrics = metrics.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run_writer(&writer, &queue, max_wait, sync, &writer_metrics))
+            .spawn(move || {
+                run_writer(&writer, &queue, max_wait, sync, upkeep, &writer_metrics);
+            })
             .map_err(|e| StoreError::Internal(Box::new(e)))?;
         // One reader thread per pooled connection, all taking from one queue: a request never
         // parks a thread on the pool waiting for a connection.
@@ -314,7 +327,8 @@ fn run_syncer(wal: &Path, committed: &Receiver<Vec<Box<dyn DbJob>>>, broken: &At
 
 /// The writer thread: wait for a write, take everything else already queued, commit it as one
 /// transaction, answer every caller (through the syncer when there is one); until every handle
-/// to the store is dropped.
+/// to the store is dropped. Between batches it does its `upkeep` when due, also when the queue
+/// has gone quiet.
 /// A write that has waited longer than `max_wait` (the busy timeout) is answered 503 without
 /// being run, so a caller that was told to retry never finds its write applied later.
 fn run_writer(
@@ -322,9 +336,30 @@ fn run_writer(
     queue: &Receiver<Box<dyn DbJob>>,
     max_wait: Duration,
     sync: Option<Syncer>,
+    upkeep: Option<Upkeep>,
     metrics: &StoreMetrics,
 ) {
-    while let Ok(first) = queue.recv() {
+    let mut last_upkeep = Instant::now();
+    let mut written_since_upkeep = false;
+    loop {
+        let first = match upkeep.filter(|_| written_since_upkeep) {
+            Some(upkeep) => {
+                let due_in = upkeep.every.saturating_sub(last_upkeep.elapsed());
+                match queue.recv_timeout(due_in) {
+                    Ok(job) => job,
+                    Err(RecvTimeoutError::Timeout) => {
+                        run_upkeep(pool, &upkeep);
+                        (last_upkeep, written_since_upkeep) = (Instant::now(), false);
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+            }
+            None => match queue.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+        };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match queue.try_recv() {
@@ -359,6 +394,7 @@ fn run_writer(
         }
         metrics.write_batch(batch.len());
         let committed = commit_batch(pool, &mut batch, sync.is_some());
+        written_since_upkeep |= committed.is_ok();
         match (&sync, committed) {
             (Some(sync), Ok(())) => {
                 // Answered by the syncer once the WAL is on disk. It only stops after this
@@ -376,6 +412,32 @@ fn run_writer(
                 }
             }
         }
+        if let Some(upkeep) = upkeep.filter(|u| last_upkeep.elapsed() >= u.every)
+            && written_since_upkeep
+        {
+            run_upkeep(pool, &upkeep);
+            (last_upkeep, written_since_upkeep) = (Instant::now(), false);
+        }
+    }
+}
+
+/// Run `upkeep` in a transaction of its own; a failure is logged and rolled back.
+fn run_upkeep(pool: &Pool<SqliteConnectionManager>, upkeep: &Upkeep) {
+    let outcome = pool.get().map_err(pool_error).and_then(|conn| {
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        execute_cached(&conn, "BEGIN IMMEDIATE")?;
+        let done = (upkeep.run)(&conn)
+            .map_err(map_error)
+            .and_then(|()| execute_cached(&conn, "COMMIT"));
+        if done.is_err() && !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        done
+    });
+    if let Err(e) = outcome {
+        tracing::warn!(error = %e, upkeep = upkeep.what, "database upkeep failed; trying again later");
     }
 }
 
@@ -578,6 +640,7 @@ mod sync_tests {
             writer.clone(),
             Duration::from_secs(5),
             Durability::SyncWal(wal),
+            None,
             StoreMetrics::default(),
         )
         .unwrap();

@@ -32,7 +32,7 @@ pub use import::SqliteImport;
 
 use super::StoreError;
 use crate::{config::WalIndex, metrics::StoreMetrics};
-use executor::{Durability, Executor};
+use executor::{Durability, Executor, Upkeep};
 
 /// After a checkpoint has reset the write-ahead log, it is truncated to this size: readers that
 /// hold a checkpoint back under load can grow it (75 MB was seen in a soak run), and it should
@@ -47,6 +47,27 @@ const WAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
 /// and creates at 50 connections went from 9,600-9,800 to 11,300/s (`specs/performance.md`).
 /// The price: a log of up to ~32 MiB on disk, replayed after a crash (well under a second).
 const WAL_CHECKPOINT_PAGES: u32 = 8_000;
+
+/// Keeping the search index fast. FTS5 writes a new segment of the index at every commit, and
+/// a search reads every segment; its own merging (`automerge`, migration 3) leaves up to 15 a
+/// level. Under a steady trickle of small commits, searches got steadily dearer: in a 10-minute
+/// soak the server's CPU per request doubled, FTS5's segment iterators taking most of it, and
+/// merging a copy of that database took a search from 1.24 to 0.16 ms. So once a second, after
+/// writes, the writer merges up to 64 pages' worth of the index (~10 ms), from any level (the
+/// negative budget): merging only levels of 4 or more segments still let the soak's CPU per
+/// request creep up by a third in 4 minutes, since the deletions' markers stay until merged
+/// into the oldest segment; merging from any level kept it flat.
+const SEARCH_INDEX_UPKEEP: Upkeep = Upkeep {
+    every: Duration::from_secs(1),
+    what: "merging the search index",
+    run: |conn| {
+        conn.execute(
+            "INSERT INTO task_search (task_search, rank) VALUES ('merge', -64)",
+            [],
+        )
+        .map(drop)
+    },
+};
 
 /// How to open the database file.
 #[derive(Debug, Clone)]
@@ -149,6 +170,7 @@ impl SqliteStore {
             writer.clone(),
             options.busy_timeout,
             durability,
+            Some(SEARCH_INDEX_UPKEEP),
             options.metrics.clone(),
         )?;
         Ok(Self {
@@ -244,18 +266,73 @@ fn map_error(e: rusqlite::Error) -> StoreError {
 mod tests {
     use super::*;
 
-    #[test]
-    fn every_connection_keeps_the_configured_sync_and_the_large_checkpoint_interval() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&SqliteOptions {
-            path: dir.path().join("todo.db"),
+    fn open(dir: &Path) -> SqliteStore {
+        SqliteStore::open(&SqliteOptions {
+            path: dir.join("todo.db"),
             pool_size: 1,
             busy_timeout: Duration::from_secs(5),
             synchronous: "FULL".into(),
             wal_index: WalIndex::default(),
             metrics: StoreMetrics::default(),
         })
-        .unwrap();
+        .unwrap()
+    }
+
+    fn search_segments(store: &SqliteStore) -> i64 {
+        let conn = store.writer.get().unwrap();
+        conn.query_row(
+            "SELECT count(DISTINCT segid) FROM task_search_idx",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_writer_merges_the_search_index_that_small_commits_split_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        // One commit each: FTS5 writes one segment per commit and, on its own, merges only
+        // when 16 pile up at a level.
+        for n in 0..100 {
+            store
+                .write(move |conn| {
+                    conn.execute(
+                        "INSERT INTO tasks (user_id, title, created_at, updated_at, search_text) \
+                         VALUES ('u', ?1, 0, 0, ?1)",
+                        [format!("task number {n}")],
+                    )
+                    .map(drop)
+                    .map_err(map_error)
+                })
+                .await
+                .unwrap();
+        }
+        let unmerged = search_segments(&store);
+        assert!(unmerged > 4, "{unmerged} segments before the upkeep");
+        // Within a second or two of the last write, the quiet writer merges them.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while search_segments(&store) > 1 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(search_segments(&store), 1, "merged into one segment");
+        let found: i64 = store
+            .writer
+            .get()
+            .unwrap()
+            .query_row(
+                "SELECT count(*) FROM task_search WHERE task_search MATCH '\"number 4\"'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(found, 11, "number 4, 40..=49: nothing lost in the merge");
+    }
+
+    #[test]
+    fn every_connection_keeps_the_configured_sync_and_the_large_checkpoint_interval() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
         let conn = store.writer.get().unwrap();
         let pragma = |name: &str| -> i64 {
             conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
