@@ -24,21 +24,10 @@ for tool in valgrind callgrind_control curl; do
 done
 [[ $# -gt 0 ]] || set -- ""
 
-SERVER=./target/release/todo-api
-if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
-    cargo build --release --quiet --bin todo-api >&2
-fi
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/todo-instructions.XXXXXX")
-server_pid=
-cleanup() {
-    if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+bench_build server
+bench_workdir todo-instructions
 
 token=$("$SERVER" token --user bench-i --ttl 1h)
 auth=(-H "Authorization: Bearer $token" -H "Content-Type: application/json")
@@ -86,7 +75,5 @@ for variant in "$@"; do
     get_ir=$(count gets)
     create_ir=$(count creates)
     echo "| ${variant:-as configured} | $((get_ir / 1000)) | $((create_ir / 500)) |"
-    kill -TERM "$server_pid"
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=
+    stop_server
 done

@@ -43,46 +43,13 @@ THREADS=${BENCH_THREADS:-1}
 SCENARIOS=${BENCH_SCENARIOS:-ceiling,health,get,list,mcp-list,patch,create,mcp-create,mix,ceiling}
 VARIANTS=${BENCH_VARIANTS:-}
 
-if [[ -n "${BENCH_NICE:-}" && -z "${BENCH_IN_SESSION:-}" ]]; then
-    BENCH_IN_SESSION=1 exec setsid -w bash "$0" "$@"
-fi
-NICE=()
-if [[ -n "${BENCH_NICE:-}" ]]; then
-    echo "$BENCH_NICE" >/proc/self/autogroup 2>/dev/null \
-        || echo "warning: cannot set the autogroup's nice level" >&2
-    NICE=(nice -n "$BENCH_NICE")
-fi
-
-SERVER=./target/release/todo-api
-LOADGEN=./bench/loadgen/target/release/todo-api-loadgen
-
-if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
-    echo "== building (release)" >&2
-    cargo build --release --quiet --bin todo-api >&2
-    cargo build --release --quiet --manifest-path bench/loadgen/Cargo.toml >&2
-fi
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/todo-bench.XXXXXX")
-server_pid=
-cleanup() {
-    if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+bench_nice "$@"
+bench_build
+bench_workdir todo-bench
 
 echo "== minting $((USERS + WRITERS)) tokens" >&2
-mint() { # prefix count file
-    local i
-    : >"$3"
-    for ((i = 0; i < $2; i++)); do
-        local user
-        user=$(printf '%s%03d' "$1" "$i")
-        printf '%s %s\n' "$user" "$("$SERVER" token --user "$user" --ttl 2h)" >>"$3"
-    done
-}
 mint bench-u "$USERS" "$tmp/tokens.txt"
 mint bench-w "$WRITERS" "$tmp/writers.txt"
 
@@ -91,38 +58,12 @@ mint bench-w "$WRITERS" "$tmp/writers.txt"
 export TODO_RATE_LIMIT__ENABLED=${TODO_RATE_LIMIT__ENABLED:-false}
 
 # Start the server with the settings of variant $1 (space-separated VAR=value) on a fresh
-# database; sets addr and server_pid.
-start_server() {
+# database numbered $2; sets addr and server_pid.
+start_variant() {
     local db="$tmp/bench-$2.db"
     echo "== starting $SERVER on a fresh database $db${1:+ with $1}" >&2
     # shellcheck disable=SC2086 # the variant is a list of VAR=value words
-    env $1 "${NICE[@]}" "$SERVER" serve --host 127.0.0.1 --port 0 --database-url "$db" \
-        >"$tmp/server.out" 2>"$tmp/server.log" &
-    server_pid=$!
-    addr=
-    for _ in $(seq 1 200); do
-        addr=$(grep -o 'listening on http://127\.0\.0\.1:[0-9]*' "$tmp/server.out" 2>/dev/null \
-            | head -n1 | sed 's|.*http://||' || true)
-        [[ -n "$addr" ]] && break
-        if ! kill -0 "$server_pid" 2>/dev/null; then break; fi
-        sleep 0.05
-    done
-    if [[ -z "$addr" ]]; then
-        echo "server did not start; its log:" >&2
-        cat "$tmp/server.out" "$tmp/server.log" >&2 || true
-        exit 1
-    fi
-}
-
-stop_server() {
-    if ! kill -0 "$server_pid" 2>/dev/null; then
-        echo "server died during the run; its log tail:" >&2
-        tail -n 20 "$tmp/server.log" >&2
-        exit 1
-    fi
-    kill -TERM "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=
+    start_server "$db" $1
 }
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
@@ -141,7 +82,7 @@ IFS=';' read -r -a variant_list <<<"${VARIANTS:-}"
 n=0
 for variant in "${variant_list[@]}"; do
     n=$((n + 1))
-    start_server "$variant" "$n"
+    start_variant "$variant" "$n"
     echo "### ${variant:-as configured} (server pid $server_pid at $addr)"
     echo
     echo "- load average before: $(load)"
@@ -159,6 +100,7 @@ for variant in "${variant_list[@]}"; do
     echo
     echo "- load average after: $(load)"
     echo
+    require_server_alive
     stop_server
 done
 

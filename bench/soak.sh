@@ -33,35 +33,12 @@ TASKS=${BENCH_TASKS:-100}
 WRITERS=${BENCH_WRITERS:-100}
 THREADS=${BENCH_THREADS:-1}
 
-SERVER=./target/release/todo-api
-LOADGEN=./bench/loadgen/target/release/todo-api-loadgen
-
-if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
-    echo "== building (release)" >&2
-    cargo build --release --quiet --bin todo-api >&2
-    cargo build --release --quiet --manifest-path bench/loadgen/Cargo.toml >&2
-fi
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/todo-soak.XXXXXX")
-server_pid=
-cleanup() {
-    if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+bench_build
+bench_workdir todo-soak
 
 echo "== minting $((USERS + WRITERS)) tokens" >&2
-mint() { # prefix count file
-    local i user
-    : >"$3"
-    for ((i = 0; i < $2; i++)); do
-        user=$(printf '%s%03d' "$1" "$i")
-        printf '%s %s\n' "$user" "$("$SERVER" token --user "$user" --ttl 2h)" >>"$3"
-    done
-}
 mint bench-u "$USERS" "$tmp/tokens.txt"
 mint bench-w "$WRITERS" "$tmp/writers.txt"
 
@@ -73,21 +50,7 @@ export TODO_RATE_LIMIT__IP_BURST=${TODO_RATE_LIMIT__IP_BURST:-1000000}
 
 db="$tmp/soak.db"
 echo "== starting $SERVER on a fresh database $db" >&2
-"$SERVER" serve --host 127.0.0.1 --port 0 --database-url "$db" >"$tmp/server.out" 2>"$tmp/server.log" &
-server_pid=$!
-addr=
-for _ in $(seq 1 200); do
-    addr=$(grep -o 'listening on http://127\.0\.0\.1:[0-9]*' "$tmp/server.out" 2>/dev/null \
-        | head -n1 | sed 's|.*http://||' || true)
-    [[ -n "$addr" ]] && break
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.05
-done
-if [[ -z "$addr" ]]; then
-    echo "server did not start; its log:" >&2
-    cat "$tmp/server.out" "$tmp/server.log" >&2 || true
-    exit 1
-fi
+start_server "$db"
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -119,10 +82,6 @@ kill "$wal_sampler" 2>/dev/null || true
 echo
 echo "- WAL file size (bytes) every ${SAMPLE}s from the start: $(cut -d' ' -f2 "$tmp/wal.txt" | paste -sd' ')"
 echo "- load average after: $(load)"
-if ! kill -0 "$server_pid" 2>/dev/null; then
-    echo "server died during the soak; its log tail:" >&2
-    tail -n 20 "$tmp/server.log" >&2
-    exit 1
-fi
+require_server_alive
 panics=$(grep -c -i 'panic' "$tmp/server.log" || true)
 echo "- server log: $(wc -l <"$tmp/server.log") lines, ${panics} mentioning a panic"

@@ -47,69 +47,24 @@ sqlite | postgres) ;;
     ;;
 esac
 
-if [[ -n "${BENCH_NICE:-}" && -z "${BENCH_IN_SESSION:-}" ]]; then
-    BENCH_IN_SESSION=1 exec setsid -w bash "$0" "$@"
-fi
-NICE=()
-if [[ -n "${BENCH_NICE:-}" ]]; then
-    echo "$BENCH_NICE" >/proc/self/autogroup 2>/dev/null \
-        || echo "warning: cannot set the autogroup's nice level" >&2
-    NICE=(nice -n "$BENCH_NICE")
-fi
-
-SERVER=${BENCH_SERVER:-./target/release/todo-api}
-LOADGEN=./bench/loadgen/target/release/todo-api-loadgen
-
-if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
-    echo "== building (release)" >&2
-    cargo build --release --quiet --bin todo-api >&2
-    cargo build --release --quiet --manifest-path bench/loadgen/Cargo.toml >&2
-fi
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/todo-bench.XXXXXX")
-server_pid=
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+bench_nice "$@"
+bench_build
+bench_workdir todo-bench
 pg_schemas=()
-stop_server() {
-    if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    server_pid=
-}
-cleanup() {
-    stop_server
+# Called on exit: drop the PostgreSQL schemas this run made.
+bench_on_exit() {
     local schema
     for schema in "${pg_schemas[@]}"; do
         psql -q "$PG_URL" -c "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 \
             || echo "warning: could not drop schema $schema" >&2
     done
-    rm -rf "$tmp"
 }
-trap cleanup EXIT
 
 # One loopback load generator exceeds every default request budget: rate limiting is off unless
 # asked for (as in bench/run.sh).
 export TODO_RATE_LIMIT__ENABLED=${TODO_RATE_LIMIT__ENABLED:-false}
-
-# Start the server on database $1 (path or URL) and wait for its address: sets server_pid, addr.
-start_server() {
-    "${NICE[@]}" "$SERVER" serve --host 127.0.0.1 --port 0 --database-url "$1" \
-        >"$tmp/server.out" 2>"$tmp/server.log" &
-    server_pid=$!
-    addr=
-    for _ in $(seq 1 600); do
-        addr=$(grep -o 'listening on http://127\.0\.0\.1:[0-9]*' "$tmp/server.out" 2>/dev/null \
-            | head -n1 | sed 's|.*http://||' || true)
-        [[ -n "$addr" ]] && break
-        if ! kill -0 "$server_pid" 2>/dev/null; then break; fi
-        sleep 0.05
-    done
-    if [[ -z "$addr" ]]; then
-        echo "server did not start; its log:" >&2
-        cat "$tmp/server.out" "$tmp/server.log" >&2 || true
-        exit 1
-    fi
-}
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || echo unknown)
