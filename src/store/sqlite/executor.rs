@@ -342,16 +342,19 @@ fn run_writer(
     let mut last_upkeep = Instant::now();
     let mut written_since_upkeep = false;
     loop {
+        if let Some(upkeep) = upkeep.filter(|u| last_upkeep.elapsed() >= u.every)
+            && written_since_upkeep
+        {
+            run_upkeep(pool, &upkeep);
+            (last_upkeep, written_since_upkeep) = (Instant::now(), false);
+        }
+        // With upkeep pending, wait for a write only until it is due.
         let first = match upkeep.filter(|_| written_since_upkeep) {
             Some(upkeep) => {
                 let due_in = upkeep.every.saturating_sub(last_upkeep.elapsed());
                 match queue.recv_timeout(due_in) {
                     Ok(job) => job,
-                    Err(RecvTimeoutError::Timeout) => {
-                        run_upkeep(pool, &upkeep);
-                        (last_upkeep, written_since_upkeep) = (Instant::now(), false);
-                        continue;
-                    }
+                    Err(RecvTimeoutError::Timeout) => continue,
                     Err(RecvTimeoutError::Disconnected) => return,
                 }
             }
@@ -412,30 +415,13 @@ fn run_writer(
                 }
             }
         }
-        if let Some(upkeep) = upkeep.filter(|u| last_upkeep.elapsed() >= u.every)
-            && written_since_upkeep
-        {
-            run_upkeep(pool, &upkeep);
-            (last_upkeep, written_since_upkeep) = (Instant::now(), false);
-        }
     }
 }
 
 /// Run `upkeep` in a transaction of its own; a failure is logged and rolled back.
 fn run_upkeep(pool: &Pool<SqliteConnectionManager>, upkeep: &Upkeep) {
-    let outcome = pool.get().map_err(pool_error).and_then(|conn| {
-        if !conn.is_autocommit() {
-            let _ = conn.execute_batch("ROLLBACK");
-        }
-        execute_cached(&conn, "BEGIN IMMEDIATE")?;
-        let done = (upkeep.run)(&conn)
-            .map_err(map_error)
-            .and_then(|()| execute_cached(&conn, "COMMIT"));
-        if done.is_err() && !conn.is_autocommit() {
-            let _ = conn.execute_batch("ROLLBACK");
-        }
-        done
-    });
+    let outcome = writer_connection(pool)
+        .and_then(|conn| in_transaction(&conn, |conn| (upkeep.run)(conn).map_err(map_error)));
     if let Err(e) = outcome {
         tracing::warn!(error = %e, upkeep = upkeep.what, "database upkeep failed; trying again later");
     }
@@ -457,11 +443,7 @@ fn commit_batch(
     batch: &mut [Box<dyn DbJob>],
     deferred_sync: bool,
 ) -> Result<(), StoreError> {
-    let conn = pool.get().map_err(pool_error)?;
-    if !conn.is_autocommit() {
-        // A transaction left open by an earlier failure would make every BEGIN fail.
-        let _ = conn.execute_batch("ROLLBACK");
-    }
+    let conn = writer_connection(pool)?;
     if !deferred_sync {
         return commit_on(&conn, batch);
     }
@@ -478,10 +460,29 @@ fn commit_batch(
 }
 
 fn commit_on(conn: &Connection, batch: &mut [Box<dyn DbJob>]) -> Result<(), StoreError> {
-    // IMMEDIATE takes the write lock up front, so a busy database fails the batch at BEGIN
-    // instead of half-way through.
+    in_transaction(conn, |conn| run_in_savepoints(conn, batch))
+}
+
+/// The writer connection, with any transaction an earlier failure left open rolled back (it
+/// would make every `BEGIN` fail).
+fn writer_connection(
+    pool: &Pool<SqliteConnectionManager>,
+) -> Result<r2d2::PooledConnection<SqliteConnectionManager>, StoreError> {
+    let conn = pool.get().map_err(pool_error)?;
+    if !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    Ok(conn)
+}
+
+/// Run `f` in one transaction: committed if it succeeds, rolled back if not. IMMEDIATE takes
+/// the write lock up front, so a busy database fails at `BEGIN` instead of half-way through.
+fn in_transaction(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
     execute_cached(conn, "BEGIN IMMEDIATE")?;
-    let result = run_in_savepoints(conn, batch).and_then(|()| execute_cached(conn, "COMMIT"));
+    let result = f(conn).and_then(|()| execute_cached(conn, "COMMIT"));
     if result.is_err() && !conn.is_autocommit() {
         let _ = conn.execute_batch("ROLLBACK");
     }
