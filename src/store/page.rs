@@ -19,11 +19,16 @@ use crate::domain::{
     list::{DueBound, PageQuery, Position, Sort, SortKey, SortValue, TaskFilter},
 };
 
+/// The low bits of a SQLite search-index rowid that hold the task id; the owner number is
+/// above them (migration 6, `0006_search_by_owner.sql`).
+const SEARCH_ROWID_ID_BITS: u32 = 36;
+const SEARCH_ROWID_ID_MASK: i64 = (1 << SEARCH_ROWID_ID_BITS) - 1;
+
 /// The SQL flavour a statement is rendered in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Dialect {
     /// `?N` parameters, `complete` stored as 0/1, substring search through the FTS5 table
-    /// `task_search`.
+    /// `task_search`, within the owner's range of its rowids (migration 6).
     Sqlite,
     /// `$N::type` parameters, substring search with `LIKE` on the trigram index.
     Postgres,
@@ -56,26 +61,14 @@ pub(super) struct PagePlan {
 pub(super) fn plan(dialect: Dialect, owner: &str, query: &PageQuery, columns: &str) -> PagePlan {
     let count = {
         let mut b = Builder::new(dialect);
-        let conditions = b.filter(owner, &query.filter);
-        let sql = if conditions.len() == 1 {
-            // No filter: the owner's counter row (kept exact by triggers in every writing
-            // transaction), not a count of their rows.
-            format!(
-                "SELECT COALESCE((SELECT task_count FROM task_counts WHERE user_id = {}), 0)",
-                b.placeholder(1)
-            )
-        } else {
-            format!(
-                "SELECT count(*) FROM tasks WHERE {}",
-                conditions.join(" AND ")
-            )
-        };
+        let sql = b.count(owner, &query.filter);
         Statement { sql, args: b.args }
     };
     let sort = query.sort;
     let fetch = i64::from(query.limit) + 1;
     let select = |stream: Stream| {
         let mut b = Builder::new(dialect);
+        b.probe_tags = stream.column.is_some();
         let mut conditions = b.filter(owner, &query.filter);
         conditions.extend(stream.condition.map(|c| c.render(&mut b, sort.descending)));
         let direction = if sort.descending { "DESC" } else { "ASC" };
@@ -84,15 +77,30 @@ pub(super) fn plan(dialect: Dialect, owner: &str, query: &PageQuery, columns: &s
             None => format!("id {direction}"),
         };
         let limit = b.arg(Arg::Int(fetch));
-        Statement {
-            sql: format!(
+        let sql = if b.probe_tags && !query.filter.tag_keys.is_empty() {
+            // Find the page's ids by walking the order's index alone, then read just those
+            // rows: a row is read once it is known to be on the page, not for every task
+            // the walk passes over.
+            format!(
+                "SELECT {columns} FROM tasks WHERE id IN (SELECT id FROM tasks WHERE {} \
+                 ORDER BY {order} LIMIT {limit}) ORDER BY {order}",
+                conditions.join(" AND ")
+            )
+        } else {
+            format!(
                 "SELECT {columns} FROM tasks WHERE {} ORDER BY {order} LIMIT {limit}",
                 conditions.join(" AND ")
-            ),
-            args: b.args,
-        }
+            )
+        };
+        Statement { sql, args: b.args }
     };
     let groups = match sort.key {
+        SortKey::Id
+            if dialect == Dialect::Sqlite
+                && query.filter.text.as_deref().is_some_and(uses_search_index) =>
+        {
+            vec![vec![search_in_id_order(owner, query, columns)]]
+        }
         SortKey::Due => due_streams(dialect, query)
             .into_iter()
             .map(|group| group.into_iter().map(select).collect())
@@ -104,6 +112,39 @@ pub(super) fn plan(dialect: Dialect, owner: &str, query: &PageQuery, columns: &s
         ))]],
     };
     PagePlan { count, groups }
+}
+
+/// The page of a SQLite list by id with a searchable `q`, read from the search index in its
+/// rowid order, which within one owner's range is task id order: the statement stops at the
+/// page's last match instead of first collecting every match of the owner.
+fn search_in_id_order(owner: &str, query: &PageQuery, columns: &str) -> Statement {
+    let mut b = Builder::new(Dialect::Sqlite);
+    let others = TaskFilter {
+        text: None,
+        ..query.filter.clone()
+    };
+    let mut conditions = b.filter(owner, &others);
+    let text = query.filter.text.as_deref().unwrap_or_default();
+    conditions.push(b.search("?1", text));
+    if let Some(after) = &query.after {
+        let past = if query.sort.descending { "<" } else { ">" };
+        conditions.push(format!(
+            "task_search.rowid {past} ((SELECT owner_no FROM task_owners WHERE user_id = ?1) \
+             << {SEARCH_ROWID_ID_BITS}) | {}",
+            b.arg(Arg::Int(after.id))
+        ));
+    }
+    let direction = if query.sort.descending { "DESC" } else { "ASC" };
+    let limit = b.arg(Arg::Int(i64::from(query.limit) + 1));
+    Statement {
+        sql: format!(
+            "SELECT {columns} FROM task_search CROSS JOIN tasks \
+             ON tasks.id = task_search.rowid & {SEARCH_ROWID_ID_MASK} \
+             WHERE {} ORDER BY task_search.rowid {direction} LIMIT {limit}",
+            conditions.join(" AND ")
+        ),
+        args: b.args,
+    }
 }
 
 /// Rows of several statements of one group, each already in `sort` order, in one order.
@@ -293,10 +334,64 @@ fn local_day(at_ms: i64, zone: chrono_tz::Tz) -> NaiveDate {
         .unwrap_or(NaiveDate::MAX)
 }
 
+/// Whether SQLite's trigram index can find `text`: three characters make a trigram.
+fn uses_search_index(text: &str) -> bool {
+    text.chars().nth(2).is_some()
+}
+
+/// Where the count of a filter's matches is read: an index that answers it alone, without
+/// reading a task, or the tasks themselves.
+enum CountedBy<'a> {
+    /// No filter: the owner's counter row (kept exact by triggers in every writing
+    /// transaction).
+    Counter,
+    /// Only tags: the `task_tags` primary key.
+    Tags(&'a [String]),
+    /// Only a `q` of a trigram or more, on SQLite: the search index's range of the owner.
+    Search(&'a str),
+    /// Anything else: the owner's matching rows.
+    Rows,
+}
+
+impl<'a> CountedBy<'a> {
+    fn of(dialect: Dialect, filter: &'a TaskFilter) -> Self {
+        let TaskFilter {
+            complete,
+            priorities,
+            tag_keys,
+            due_before,
+            due_after,
+            overdue,
+            text,
+            zone: _,
+        } = filter;
+        let other_conditions = complete.is_some()
+            || !priorities.is_empty()
+            || due_before.is_some()
+            || due_after.is_some()
+            || overdue.is_some();
+        match (other_conditions, tag_keys.as_slice(), text.as_deref()) {
+            (false, [], None) => Self::Counter,
+            (false, [_, ..], None) => Self::Tags(tag_keys),
+            (false, [], Some(text)) if dialect == Dialect::Sqlite && uses_search_index(text) => {
+                Self::Search(text)
+            }
+            _ => Self::Rows,
+        }
+    }
+}
+
 /// Renders conditions, numbering parameters as it goes.
 struct Builder {
     dialect: Dialect,
     args: Vec<Arg>,
+    /// How a tag condition is tested: `false` collects the tag's task ids (`id IN`), which
+    /// the database can also use to find the rows (best when ordering by id: a rare tag's few
+    /// tasks are looked up directly); `true` looks each row the statement walks up in the
+    /// `task_tags` primary key (`EXISTS`), best when walking another order's index, which
+    /// stops at the page's last match instead of first collecting every task of the tag
+    /// (`tag=work&sort=due` over 100,000 tasks: 0.92 → 0.41 ms a statement, warm).
+    probe_tags: bool,
 }
 
 impl Builder {
@@ -304,6 +399,7 @@ impl Builder {
         Self {
             dialect,
             args: Vec::new(),
+            probe_tags: false,
         }
     }
 
@@ -323,6 +419,42 @@ impl Builder {
         self.placeholder(self.args.len())
     }
 
+    /// The statement counting `owner`'s tasks that match `filter`.
+    fn count(&mut self, owner: &str, filter: &TaskFilter) -> String {
+        match CountedBy::of(self.dialect, filter) {
+            CountedBy::Counter => format!(
+                "SELECT COALESCE((SELECT task_count FROM task_counts WHERE user_id = {}), 0)",
+                self.arg(Arg::Text(owner.to_owned()))
+            ),
+            CountedBy::Tags(keys) => {
+                let owner = self.arg(Arg::Text(owner.to_owned()));
+                let first = self.arg(Arg::Text(keys[0].clone()));
+                let mut sql = format!(
+                    "SELECT count(*) FROM task_tags WHERE user_id = {owner} AND tag_key = {first}"
+                );
+                for key in &keys[1..] {
+                    let key = self.arg(Arg::Text(key.clone()));
+                    sql.push_str(&format!(
+                        " AND task_id IN (SELECT task_id FROM task_tags \
+                         WHERE user_id = {owner} AND tag_key = {key})"
+                    ));
+                }
+                sql
+            }
+            CountedBy::Search(text) => {
+                let owner = self.arg(Arg::Text(owner.to_owned()));
+                format!(
+                    "SELECT count(*) FROM task_search WHERE {}",
+                    self.search(&owner, text)
+                )
+            }
+            CountedBy::Rows => format!(
+                "SELECT count(*) FROM tasks WHERE {}",
+                self.filter(owner, filter).join(" AND ")
+            ),
+        }
+    }
+
     /// The conditions of `filter` over `owner`'s tasks, to be joined with AND.
     fn filter(&mut self, owner: &str, filter: &TaskFilter) -> Vec<String> {
         let owner = self.arg(Arg::Text(owner.to_owned()));
@@ -340,9 +472,23 @@ impl Builder {
         }
         for key in &filter.tag_keys {
             let key = self.arg(Arg::Text(key.clone()));
-            conditions.push(format!(
-                "id IN (SELECT task_id FROM task_tags WHERE user_id = {owner} AND tag_key = {key})"
-            ));
+            conditions.push(if self.probe_tags {
+                // SQLite would rather probe the smaller `task_tags (task_id)` index, whose
+                // entries of one owner are spread over the whole index; the primary key keeps
+                // them together (`tag=work&sort=due` at 50 connections: 8.0 → 4.1 ms of CPU a request).
+                let table = match self.dialect {
+                    Dialect::Sqlite => "task_tags INDEXED BY sqlite_autoindex_task_tags_1",
+                    Dialect::Postgres => "task_tags",
+                };
+                format!(
+                    "EXISTS (SELECT 1 FROM {table} \
+                     WHERE user_id = {owner} AND tag_key = {key} AND task_id = tasks.id)"
+                )
+            } else {
+                format!(
+                    "id IN (SELECT task_id FROM task_tags WHERE user_id = {owner} AND tag_key = {key})"
+                )
+            });
         }
         if let Some(bound) = filter.due_before {
             conditions.push(self.due_before(bound));
@@ -362,9 +508,25 @@ impl Builder {
             });
         }
         if let Some(text) = &filter.text {
-            conditions.push(self.contains(text));
+            conditions.push(self.contains(&owner, text));
         }
         conditions
+    }
+
+    /// The conditions on SQLite's `task_search` for `owner`'s (a placeholder) entries that
+    /// contain `text` (folded, at least a trigram). The index's rowid is
+    /// (owner number << 36) | task id, so the owner's entries are one range, which FTS5 seeks
+    /// to instead of reading every owner's.
+    fn search(&mut self, owner: &str, text: &str) -> String {
+        let phrase = format!("\"{}\"", text.replace('"', "\"\""));
+        let phrase = self.arg(Arg::Text(phrase));
+        let owner_no = format!("(SELECT owner_no FROM task_owners WHERE user_id = {owner})");
+        format!(
+            "task_search MATCH {phrase} \
+             AND task_search.rowid BETWEEN {owner_no} << {bits} AND ({owner_no} << {bits}) | {mask}",
+            bits = SEARCH_ROWID_ID_BITS,
+            mask = SEARCH_ROWID_ID_MASK,
+        )
     }
 
     /// Due strictly before `bound`; never NULL, so it can be negated.
@@ -382,16 +544,17 @@ impl Builder {
         )
     }
 
-    /// The folded title or description contains `text` (already folded).
-    fn contains(&mut self, text: &str) -> String {
+    /// The folded title or description of a task of `owner` (a placeholder) contains `text`
+    /// (already folded).
+    fn contains(&mut self, owner: &str, text: &str) -> String {
         match self.dialect {
             // Three characters make a trigram: shorter text cannot use the index and is looked
             // for in this owner's rows only.
-            Dialect::Sqlite if text.chars().count() >= 3 => {
-                let phrase = format!("\"{}\"", text.replace('"', "\"\""));
+            Dialect::Sqlite if uses_search_index(text) => {
                 format!(
-                    "id IN (SELECT rowid FROM task_search WHERE task_search MATCH {})",
-                    self.arg(Arg::Text(phrase))
+                    "id IN (SELECT rowid & {} FROM task_search WHERE {})",
+                    SEARCH_ROWID_ID_MASK,
+                    self.search(owner, text)
                 )
             }
             Dialect::Sqlite => format!(

@@ -31,10 +31,17 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "health probe: one row the readiness check updates",
         include_str!("../migrations/postgres/0005_health_probe.sql"),
     ),
+    (
+        "search index scoped to the owner",
+        include_str!("../migrations/postgres/0006_search_by_owner.sql"),
+    ),
 ];
 
 /// The version whose step needs the pg_trgm extension and values computed here.
 const LIST_INDEXES: i32 = 3;
+
+/// The version whose step builds the owner's search index, with btree_gin and pg_trgm.
+const SEARCH_BY_OWNER: i32 = 6;
 
 /// The schema version this binary migrates to.
 pub(super) const SCHEMA_VERSION: usize = MIGRATIONS.len();
@@ -77,20 +84,35 @@ impl PgStore {
         check_schema_version(current.into(), MIGRATIONS.len())?;
         for (index, (description, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
             let version = index as i32 + 1;
-            let trgm_schema = if version == LIST_INDEXES {
-                Some(trigram_schema(&tx).await?)
+            let trgm_schema = if version == LIST_INDEXES || version == SEARCH_BY_OWNER {
+                Some(extension_schema(&tx, "pg_trgm").await?)
             } else {
                 None
             };
+            if version == SEARCH_BY_OWNER {
+                // Only needs to exist: its operator class for text is the default one.
+                extension_schema(&tx, "btree_gin").await?;
+            }
             tx.batch_execute(sql).await.map_err(map_error)?;
-            if let Some(schema) = trgm_schema {
-                fill_list_columns(&tx).await?;
-                tx.batch_execute(&format!(
-                    "CREATE INDEX tasks_search_text ON tasks \
-                     USING gin (search_text {schema}.gin_trgm_ops)"
-                ))
-                .await
-                .map_err(map_error)?;
+            match (version, trgm_schema) {
+                (LIST_INDEXES, Some(schema)) => {
+                    fill_list_columns(&tx).await?;
+                    tx.batch_execute(&format!(
+                        "CREATE INDEX tasks_search_text ON tasks \
+                         USING gin (search_text {schema}.gin_trgm_ops)"
+                    ))
+                    .await
+                    .map_err(map_error)?;
+                }
+                (SEARCH_BY_OWNER, Some(schema)) => {
+                    tx.batch_execute(&format!(
+                        "CREATE INDEX tasks_user_search ON tasks \
+                         USING gin (user_id, search_text {schema}.gin_trgm_ops)"
+                    ))
+                    .await
+                    .map_err(map_error)?;
+                }
+                _ => {}
             }
             tx.execute(
                 "INSERT INTO todo_schema_migrations (version, description) VALUES ($1, $2)",
@@ -105,29 +127,33 @@ impl PgStore {
     }
 }
 
-/// The schema pg_trgm lives in, creating the extension (in the current schema) if the database
-/// does not have it yet. Since PostgreSQL 13 pg_trgm is a trusted extension, so any role with
-/// CREATE on the database may create it; a role without gets a start-up error that says what
-/// to run once as a privileged role.
-async fn trigram_schema(tx: &Transaction<'_>) -> Result<String, StoreError> {
+/// The schema an extension (pg_trgm, btree_gin) lives in, creating it (in the current schema)
+/// if the database does not have it yet. Since PostgreSQL 13 both are trusted extensions, so any
+/// role with CREATE on the database may create them; a role without gets a start-up error that
+/// says what to run once as a privileged role.
+async fn extension_schema(tx: &Transaction<'_>, name: &str) -> Result<String, StoreError> {
     const FIND: &str = "SELECT quote_ident(n.nspname) FROM pg_extension e \
-                        JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'";
-    if let Some(row) = tx.query_opt(FIND, &[]).await.map_err(map_error)? {
+                        JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = $1";
+    if let Some(row) = tx.query_opt(FIND, &[&name]).await.map_err(map_error)? {
         return Ok(row.get(0));
     }
-    tx.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    tx.batch_execute(&format!("CREATE EXTENSION IF NOT EXISTS {name}"))
         .await
         .map_err(|e| {
             StoreError::Internal(
                 format!(
-                    "the pg_trgm extension is missing and this role cannot create it ({e}): \
-                     run `CREATE EXTENSION pg_trgm;` once in this database as its owner or a \
+                    "the {name} extension is missing and this role cannot create it ({e}): \
+                     run `CREATE EXTENSION {name};` once in this database as its owner or a \
                      superuser, then start again"
                 )
                 .into(),
             )
         })?;
-    Ok(tx.query_one(FIND, &[]).await.map_err(map_error)?.get(0))
+    Ok(tx
+        .query_one(FIND, &[&name])
+        .await
+        .map_err(map_error)?
+        .get(0))
 }
 
 /// Compute `title_key` and `search_text` of the rows that existed before the list step, a

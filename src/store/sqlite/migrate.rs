@@ -40,6 +40,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0005_health_probe.sql"),
         then: None,
     },
+    Migration {
+        sql: include_str!("../migrations/sqlite/0006_search_by_owner.sql"),
+        then: None,
+    },
 ];
 
 /// The schema version this binary migrates to.
