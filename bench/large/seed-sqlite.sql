@@ -38,12 +38,12 @@ SELECT x,
        (@users * 100 + @big) / @big AS stride
 FROM n;
 
-INSERT INTO tasks (user_id, title, description, complete, created_at, updated_at, priority,
+INSERT INTO tasks (id, user_id, title, description, complete, created_at, updated_at, priority,
                    tags, due_at, due_date, title_key, search_text)
-SELECT user_id, title, description, complete, created_at, created_at + (h % 86400000),
+SELECT x, user_id, title, description, complete, created_at, created_at + (h % 86400000),
        priority, tags, due_at, due_date, title, title || coalesce(char(10) || description, '')
 FROM (
-    SELECT h,
+    SELECT x, h,
            CASE WHEN x % stride = 0 THEN 'bench-big'
                 ELSE printf('bench-u%05d', (x - x / stride - 1) % @users) END AS user_id,
            (SELECT w FROM words WHERE i = h % 200) || ' ' ||

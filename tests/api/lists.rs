@@ -841,9 +841,9 @@ async fn seed_for_plans(app: &TestApp) {
             let conn = rusqlite::Connection::open(app.sqlite_path()).unwrap();
             conn.execute_batch(
                 "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 50000) \
-                 INSERT INTO tasks (user_id, title, title_key, search_text, complete, created_at, \
-                   updated_at, priority, due_at, due_date) \
-                 SELECT CASE WHEN x % 100 = 1 THEN 'mid' WHEN x % 10 = 0 THEN 'big' ELSE 'u' || (x % 50) END, 'task ' || x, 'task ' || x, 'task ' || x, x % 2, x, x, \
+                 INSERT INTO tasks (id, user_id, title, title_key, search_text, complete, \
+                   created_at, updated_at, priority, due_at, due_date) \
+                 SELECT x, CASE WHEN x % 100 = 1 THEN 'mid' WHEN x % 10 = 0 THEN 'big' ELSE 'u' || (x % 50) END, 'task ' || x, 'task ' || x, 'task ' || x, x % 2, x, x, \
                    x % 4, CASE WHEN x % 3 = 0 THEN 1700000000000 + x END, \
                    CASE WHEN x % 3 = 1 THEN printf('2026-12-%02d', 1 + x % 28) END FROM n; \
                  INSERT INTO task_tags (user_id, tag_key, task_id, name) \
@@ -892,12 +892,19 @@ async fn each_list_statement_reads_its_index(backend: Backend) {
         sort: Some(sort.to_owned()),
         ..ListParams::default()
     };
+    // A user's tasks in id order: SQLite keeps the table itself in that order (migration 7),
+    // PostgreSQL has an index for it.
+    let order_by_id = if sqlite {
+        "SEARCH tasks USING PRIMARY KEY (user_id=?)"
+    } else {
+        "tasks_user_id_id"
+    };
     // (owner, parameters, the index each page statement must read, in order). Orders are read
     // for a user with a small share of the table; search and tags for one with many tasks, where
     // scanning their rows is what the index must avoid.
     let cases: Vec<(&str, ListParams, Vec<&str>)> = vec![
-        ("mid", ListParams::default(), vec!["tasks_user_id_id"]),
-        ("mid", param("-id"), vec!["tasks_user_id_id"]),
+        ("mid", ListParams::default(), vec![order_by_id]),
+        ("mid", param("-id"), vec![order_by_id]),
         ("mid", param("created_at"), vec!["tasks_user_created"]),
         ("mid", param("-updated_at"), vec!["tasks_user_updated"]),
         ("mid", param("-priority"), vec!["tasks_user_priority"]),
@@ -905,11 +912,7 @@ async fn each_list_statement_reads_its_index(backend: Backend) {
         (
             "mid",
             param("due"),
-            vec![
-                "tasks_user_due_at",
-                "tasks_user_due_date",
-                "tasks_user_id_id",
-            ],
+            vec!["tasks_user_due_at", "tasks_user_due_date", order_by_id],
         ),
         (
             "big",

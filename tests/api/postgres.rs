@@ -482,8 +482,8 @@ async fn seed_sqlite(path: &Path, n: i64) -> i64 {
     {
         let mut insert = tx
             .prepare(
-                "INSERT INTO tasks (user_id, title, description, complete, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO tasks (id, user_id, title, description, complete, created_at, \
+                   updated_at) VALUES ((SELECT last_id + 1 FROM task_ids), ?1, ?2, ?3, ?4, ?5, ?6)",
             )
             .unwrap();
         for i in 0..n {
@@ -531,11 +531,7 @@ fn dump_sqlite(path: &Path) -> (Vec<Vec<String>>, i64) {
         .collect::<rusqlite::Result<Vec<_>>>()
         .unwrap();
     let seq = conn
-        .query_row(
-            "SELECT seq FROM sqlite_sequence WHERE name = 'tasks'",
-            [],
-            |r| r.get(0),
-        )
+        .query_row("SELECT last_id FROM task_ids", [], |r| r.get(0))
         .unwrap();
     (rows, seq)
 }

@@ -1,4 +1,4 @@
-//! Data moves on SQLite (`BulkTasks`): reading every task in id order, the `sqlite_sequence` high
+//! Data moves on SQLite (`BulkTasks`): reading every task in id order, the `task_ids` high
 //! water, and importing into an empty file in one `BEGIN IMMEDIATE` transaction.
 //!
 //! The import holds the writer connection for its whole life, outside the writer thread's
@@ -41,12 +41,8 @@ impl BulkTasks for SqliteStore {
 
     async fn id_high_water(&self) -> Result<TaskId, StoreError> {
         self.read(|conn| {
-            conn.query_row(
-                "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'tasks'), 0)",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(map_error)
+            conn.query_row("SELECT last_id FROM task_ids", [], |r| r.get(0))
+                .map_err(map_error)
         })
         .await
     }
@@ -146,13 +142,7 @@ impl TaskImport for SqliteImport {
     async fn commit(mut self, high_water: TaskId) -> Result<(), StoreError> {
         self.with_conn(move |conn| {
             conn.execute(
-                "UPDATE sqlite_sequence SET seq = MAX(seq, ?1) WHERE name = 'tasks'",
-                [high_water],
-            )
-            .map_err(map_error)?;
-            conn.execute(
-                "INSERT INTO sqlite_sequence (name, seq) SELECT 'tasks', ?1 \
-                 WHERE ?1 > 0 AND NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'tasks')",
+                "UPDATE task_ids SET last_id = MAX(last_id, ?1)",
                 [high_water],
             )
             .map_err(map_error)?;

@@ -14,6 +14,10 @@ use crate::{
 struct Migration {
     sql: &'static str,
     then: Option<MigrationStep>,
+    /// The step rebuilds a table other tables refer to: it runs with foreign keys off (so
+    /// dropping the old table does not delete the rows that refer to it) and checks every
+    /// foreign key before it commits.
+    rebuilds_tables: bool,
 }
 
 type MigrationStep = fn(&Connection) -> Result<(), StoreError>;
@@ -23,26 +27,37 @@ const MIGRATIONS: &[Migration] = &[
     Migration {
         sql: include_str!("../migrations/sqlite/0001_create_tasks.sql"),
         then: None,
+        rebuilds_tables: false,
     },
     Migration {
         sql: include_str!("../migrations/sqlite/0002_task_model.sql"),
         then: None,
+        rebuilds_tables: false,
     },
     Migration {
         sql: include_str!("../migrations/sqlite/0003_list_indexes.sql"),
         then: Some(fill_list_columns),
+        rebuilds_tables: false,
     },
     Migration {
         sql: include_str!("../migrations/sqlite/0004_task_counts.sql"),
         then: None,
+        rebuilds_tables: false,
     },
     Migration {
         sql: include_str!("../migrations/sqlite/0005_health_probe.sql"),
         then: None,
+        rebuilds_tables: false,
     },
     Migration {
         sql: include_str!("../migrations/sqlite/0006_search_by_owner.sql"),
         then: None,
+        rebuilds_tables: false,
+    },
+    Migration {
+        sql: include_str!("../migrations/sqlite/0007_tasks_by_owner.sql"),
+        then: None,
+        rebuilds_tables: true,
     },
 ];
 
@@ -97,17 +112,44 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     check_schema_version(current, MIGRATIONS.len())?;
     for (index, step) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let version = index + 1;
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(map_error)?;
-        tx.execute_batch(step.sql).map_err(map_error)?;
-        if let Some(then) = step.then {
-            then(&tx)?;
+        if step.rebuilds_tables {
+            // Only takes effect outside a transaction.
+            conn.execute_batch("PRAGMA foreign_keys = OFF")
+                .map_err(map_error)?;
         }
-        tx.execute_batch(&format!("PRAGMA user_version = {version}"))
-            .map_err(map_error)?;
-        tx.commit().map_err(map_error)?;
+        let applied = apply(conn, step, version);
+        if step.rebuilds_tables {
+            conn.execute_batch("PRAGMA foreign_keys = ON")
+                .map_err(map_error)?;
+        }
+        applied?;
         tracing::info!(version, "applied SQLite migration");
     }
     Ok(())
+}
+
+/// One step and its version bump, in one transaction.
+fn apply(conn: &mut Connection, step: &Migration, version: usize) -> Result<(), StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(map_error)?;
+    tx.execute_batch(step.sql).map_err(map_error)?;
+    if let Some(then) = step.then {
+        then(&tx)?;
+    }
+    if step.rebuilds_tables {
+        let broken: i64 = tx
+            .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })
+            .map_err(map_error)?;
+        if broken > 0 {
+            return Err(StoreError::Internal(
+                format!("schema step {version} would leave {broken} broken foreign key(s)").into(),
+            ));
+        }
+    }
+    tx.execute_batch(&format!("PRAGMA user_version = {version}"))
+        .map_err(map_error)?;
+    tx.commit().map_err(map_error)
 }

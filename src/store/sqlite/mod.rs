@@ -311,9 +311,9 @@ mod tests {
             store
                 .write(move |conn| {
                     conn.execute(
-                        "INSERT INTO tasks (user_id, title, created_at, updated_at, search_text) \
-                         VALUES ('u', ?1, 0, 0, ?1)",
-                        [format!("task number {n}")],
+                        "INSERT INTO tasks (id, user_id, title, created_at, updated_at, \
+                           search_text) VALUES (?1, 'u', ?2, 0, 0, ?2)",
+                        rusqlite::params![n + 1, format!("task number {n}")],
                     )
                     .map(drop)
                     .map_err(map_error)
@@ -366,6 +366,8 @@ mod tests {
         );
         assert_eq!(pragma("journal_size_limit"), WAL_SIZE_LIMIT_BYTES as i64);
         assert_eq!(pragma("synchronous"), 2, "FULL");
+        // The migration that rebuilds the tasks table turns foreign keys off while it runs.
+        assert_eq!(pragma("foreign_keys"), 1, "foreign keys back on after migrating");
         let mode: String = conn
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();

@@ -74,10 +74,11 @@ pub(super) fn insert_task(
     let columns = EditColumns::of(edit);
     let mut stmt = conn
         .prepare_cached(&format!(
-            "INSERT INTO tasks (user_id, title, description, complete, created_at, updated_at, \
-               priority, tags, due_at, due_date, time_zone, recurrence, completed_at, occurrence, \
-               title_key, search_text) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
+            "INSERT INTO tasks (id, user_id, title, description, complete, created_at, \
+               updated_at, priority, tags, due_at, due_date, time_zone, recurrence, completed_at, \
+               occurrence, title_key, search_text) \
+             VALUES ((SELECT last_id + 1 FROM task_ids), ?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, \
+               ?10, ?11, ?12, ?13, ?14, ?15) \
              RETURNING {TASK_COLUMNS}"
         ))
         .map_err(map_error)?;
