@@ -82,8 +82,6 @@ pub enum Command {
         #[arg(long)]
         quick: bool,
     },
-    /// Copy every task, ids and timestamps intact, from one database into another, empty one
-    /// (for example from a SQLite file to PostgreSQL). Stop the servers writing to the source first.
     /// Print the plan the database chooses for each statement of one list request (the count,
     /// then the page), to check index use on a real database.
     ExplainList {
@@ -95,6 +93,8 @@ pub enum Command {
         #[arg(long = "param", value_name = "NAME=VALUE")]
         params: Vec<String>,
     },
+    /// Copy every task, ids and timestamps intact, from one database into another, empty one
+    /// (for example from a SQLite file to PostgreSQL). Stop the servers writing to the source first.
     MigrateData {
         /// Source: a SQLite path or sqlite:// URL, or a postgres:// URL.
         #[arg(long, value_name = "URL")]
