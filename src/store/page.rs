@@ -154,8 +154,8 @@ fn search_in_id_order(owner: &str, query: &PageQuery, columns: &str) -> Statemen
 
 /// Rows of several statements of one group, each already in `sort` order, in one order.
 pub(super) fn merge(streams: Vec<Vec<Task>>, sort: Sort, zone: chrono_tz::Tz) -> Vec<Task> {
-    if streams.len() == 1 {
-        return streams.into_iter().flatten().collect();
+    if streams.len() <= 1 {
+        return streams.into_iter().next().unwrap_or_default();
     }
     let mut keyed: Vec<(Position, Task)> = streams
         .into_iter()

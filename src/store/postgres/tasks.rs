@@ -72,7 +72,13 @@ pub(super) fn task_from_row(row: &Row) -> Result<Task, StoreError> {
 
 /// Every task a statement returned.
 pub(super) fn all_tasks(rows: &[Row]) -> Result<Vec<Task>, StoreError> {
-    rows.iter().map(task_from_row).collect()
+    // Sized up front: collecting into a `Result` cannot know the length, and growing a vector
+    // of tasks a doubling at a time copied each task several times.
+    let mut tasks = Vec::with_capacity(rows.len());
+    for row in rows {
+        tasks.push(task_from_row(row)?);
+    }
+    Ok(tasks)
 }
 
 /// Insert a task and its `task_tags` rows in one statement (so it is atomic without an explicit
@@ -256,13 +262,18 @@ impl TaskStore for PgStore {
             })
             .await;
         let (total, results) = finish(client, reply)?;
-        let mut tasks = Vec::with_capacity(wanted);
+        let mut tasks = Vec::new();
         for streams in results {
             let streams = streams
                 .iter()
                 .map(|rows| all_tasks(rows))
                 .collect::<Result<Vec<_>, _>>()?;
-            tasks.extend(page::merge(streams, query.sort, query.filter.zone));
+            let merged = page::merge(streams, query.sort, query.filter.zone);
+            if tasks.is_empty() {
+                tasks = merged;
+            } else {
+                tasks.extend(merged);
+            }
         }
         tasks.truncate(wanted);
         Ok(TaskPage { tasks, total })

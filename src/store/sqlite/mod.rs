@@ -367,7 +367,11 @@ mod tests {
         assert_eq!(pragma("journal_size_limit"), WAL_SIZE_LIMIT_BYTES as i64);
         assert_eq!(pragma("synchronous"), 2, "FULL");
         // The migration that rebuilds the tasks table turns foreign keys off while it runs.
-        assert_eq!(pragma("foreign_keys"), 1, "foreign keys back on after migrating");
+        assert_eq!(
+            pragma("foreign_keys"),
+            1,
+            "foreign keys back on after migrating"
+        );
         let mode: String = conn
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();

@@ -59,7 +59,20 @@ pub(super) fn task_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Task, Stor
 pub(super) fn all_tasks(
     rows: impl Iterator<Item = rusqlite::Result<Result<Task, StoreError>>>,
 ) -> Result<Vec<Task>, StoreError> {
-    rows.map(|row| row.map_err(map_error)?).collect()
+    all_tasks_within(rows, 0)
+}
+
+/// Every task a statement returned, into room for `expected` of them (a page's size: growing
+/// a vector of tasks a doubling at a time copied each task several times).
+pub(super) fn all_tasks_within(
+    rows: impl Iterator<Item = rusqlite::Result<Result<Task, StoreError>>>,
+    expected: usize,
+) -> Result<Vec<Task>, StoreError> {
+    let mut tasks = Vec::with_capacity(expected);
+    for row in rows {
+        tasks.push(row.map_err(map_error)??);
+    }
+    Ok(tasks)
 }
 
 /// Insert a task of `owner` with the fields of `edit` as the `occurrence`-th of its series, and
@@ -204,7 +217,7 @@ impl TaskStore for SqliteStore {
                 .and_then(|mut stmt| stmt.query_row(sqlite_args(&plan.count.args), |r| r.get(0)))
                 .map_err(map_error)?;
             let wanted = query.limit as usize + 1;
-            let mut tasks = Vec::with_capacity(wanted);
+            let mut tasks = Vec::new();
             for group in &plan.groups {
                 if tasks.len() >= wanted {
                     break;
@@ -216,10 +229,15 @@ impl TaskStore for SqliteStore {
                         let rows = stmt
                             .query_map(sqlite_args(&statement.args), task_from_row)
                             .map_err(map_error)?;
-                        all_tasks(rows)
+                        all_tasks_within(rows, wanted)
                     })
                     .collect::<Result<Vec<_>, _>>()?;
-                tasks.extend(page::merge(streams, query.sort, query.filter.zone));
+                let merged = page::merge(streams, query.sort, query.filter.zone);
+                if tasks.is_empty() {
+                    tasks = merged;
+                } else {
+                    tasks.extend(merged);
+                }
             }
             tasks.truncate(wanted);
             Ok(TaskPage { tasks, total })
