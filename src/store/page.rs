@@ -480,7 +480,8 @@ impl Builder {
             conditions.push(if self.probe_tags {
                 // SQLite would rather probe the smaller `task_tags (task_id)` index, whose
                 // entries of one owner are spread over the whole index; the primary key keeps
-                // them together (`tag=work&sort=due` at 50 connections: 8.0 → 4.1 ms of CPU a request).
+                // them together (`tag=work&sort=due` over 100,000 tasks at 50 connections:
+                // 3.1 → 1.7 ms of CPU a request).
                 let table = match self.dialect {
                     Dialect::Sqlite => "task_tags INDEXED BY sqlite_autoindex_task_tags_1",
                     Dialect::Postgres => "task_tags",
