@@ -48,6 +48,11 @@ const WAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
 /// The price: a log of up to ~32 MiB on disk, replayed after a crash (well under a second).
 const WAL_CHECKPOINT_PAGES: u32 = 8_000;
 
+/// Prepared statements each connection keeps (rusqlite's default is 16). A list's statements
+/// differ by filter, order and page size (`store::page` writes the limit into the SQL), so a
+/// busy reader sees more than 16 kinds; one evicted is parsed and planned again next time.
+const PREPARED_STATEMENTS: usize = 128;
+
 /// Keeping the search index fast. FTS5 writes a new segment of the index at every commit, and
 /// a search reads every segment; its own merging (`automerge`, migration 3) leaves up to 15 a
 /// level. Under a steady trickle of small commits, searches got steadily dearer: in a 10-minute
@@ -153,8 +158,10 @@ impl SqliteStore {
         };
         let manager = || {
             let init = init.clone();
-            SqliteConnectionManager::file(&target)
-                .with_init(move |c: &mut Connection| c.execute_batch(&init))
+            SqliteConnectionManager::file(&target).with_init(move |c: &mut Connection| {
+                c.set_prepared_statement_cache_capacity(PREPARED_STATEMENTS);
+                c.execute_batch(&init)
+            })
         };
 
         let writer = Pool::builder()

@@ -415,3 +415,46 @@ impl TaskStore for SqliteStore {
         self.check_ready().await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::StatementStatus;
+
+    use super::*;
+    use crate::domain::list::{Sort, SortKey, TaskFilter};
+
+    #[test]
+    fn a_list_page_is_not_prepared_again_for_every_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("todo.db")).unwrap();
+        super::super::migrate::migrate(&mut conn).unwrap();
+        for key in [SortKey::Id, SortKey::CreatedAt, SortKey::Due] {
+            let query = PageQuery {
+                filter: TaskFilter::default(),
+                sort: Sort {
+                    key,
+                    descending: false,
+                },
+                after: None,
+                limit: 100,
+            };
+            for owner in ["alice", "bob", "carol"] {
+                let plan = page::plan(Dialect::Sqlite, owner, &query, TASK_COLUMNS);
+                for statement in plan.groups.iter().flatten() {
+                    let mut stmt = conn.prepare_cached(&statement.sql).unwrap();
+                    let rows = stmt
+                        .query_map(sqlite_args(&statement.args), |_| Ok(()))
+                        .unwrap()
+                        .count();
+                    assert_eq!(rows, 0);
+                    assert_eq!(
+                        stmt.get_status(StatementStatus::RePrepare),
+                        0,
+                        "{key:?} for {owner}: {}",
+                        statement.sql
+                    );
+                }
+            }
+        }
+    }
+}
