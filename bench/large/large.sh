@@ -46,9 +46,14 @@ prepare_db() { # users big
             echo "== reusing schema $schema" >&2
         else
             echo "== seeding schema $schema: $users users x 100 + $big tasks" >&2
+            # The extensions go in `public`, as an operator would install them: left to the
+            # migration they would live in this schema and go with it when it is dropped,
+            # taking every other schema's search index along.
+            psql -q "$PG_URL" -c "CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public" \
+                -c "CREATE EXTENSION IF NOT EXISTS btree_gin SCHEMA public" >&2
             psql -q "$PG_URL" -c "DROP SCHEMA IF EXISTS $schema CASCADE" -c "CREATE SCHEMA $schema" >&2
             TODO_DATABASE__URL="$url" "$SERVER" migrate >/dev/null 2>&1 || {
-                echo "todo-api migrate failed on schema $schema (is pg_trgm installed?)" >&2
+                echo "todo-api migrate failed on schema $schema (are pg_trgm and btree_gin available?)" >&2
                 exit 1
             }
             psql -q "$url" -v users="$users" -v big="$big" -f bench/large/seed-postgres.sql >&2

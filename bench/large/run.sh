@@ -19,7 +19,7 @@
 #                         nice level (negative needs root); see bench/run.sh
 # Rate limiting is off unless TODO_RATE_LIMIT__ENABLED=true, as in bench/run.sh.
 #   BENCH_BACKEND=sqlite  or postgres: a fresh schema in BENCH_PG_URL, dropped afterwards
-#   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test   (needs psql and the pg_trgm extension)
+#   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test   (needs psql and the pg_trgm and btree_gin extensions)
 #   BENCH_LARGE_USERS=10000 BENCH_LARGE_BIG=100000   (USERS x 100 must be a multiple of BIG)
 #   BENCH_LARGE_SMALL=5,500   the small database: users,big (5 x 100 + 500 = 1,000 tasks)
 #   BENCH_KEEP_DB=1       keep the seeded databases and reuse them in later runs (SQLite files

@@ -104,17 +104,19 @@ impl PgSchema {
     }
 }
 
-/// Install pg_trgm in `public` (once per database, whichever test comes first), as an operator
-/// would: the server's migration then finds it there. Left to the migration, it would be created
-/// in the first test's schema and dropped with it.
+/// Install pg_trgm and btree_gin in `public` (once per database, whichever test comes first),
+/// as an operator would: the server's migrations then find them there. Left to the migrations,
+/// they would be created in the first test's schema and dropped with it, taking the other
+/// tests' search indexes along.
 async fn install_trigram_extension(admin: &tokio_postgres::Client) {
     admin
         .batch_execute(
             "BEGIN; SELECT pg_advisory_xact_lock(1952805743, 1); \
-             CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public; COMMIT;",
+             CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public; \
+             CREATE EXTENSION IF NOT EXISTS btree_gin SCHEMA public; COMMIT;",
         )
         .await
-        .unwrap_or_else(|e| panic!("installing pg_trgm in the test database: {e}"));
+        .unwrap_or_else(|e| panic!("installing pg_trgm and btree_gin in the test database: {e}"));
 }
 
 /// Drop schemas that earlier, interrupted runs left behind (older than an hour), once per run.
