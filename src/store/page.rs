@@ -1,6 +1,6 @@
 //! The list query, written once and rendered in each backend's SQL dialect: the conditions of a
 //! `TaskFilter`, the keyset condition that starts a page after a `Position`, the order, and the
-//! count of every match. The backends run the statements of a `PagePlan`; `merge` puts rows of
+//! count of every match. The backends run the statements of a `PagePlan`; `extend_page` puts rows of
 //! several statements back into one order.
 //!
 //! Every statement is a range scan of one `(user_id, <sort column>, id)` index from the position
@@ -152,8 +152,24 @@ fn search_in_id_order(owner: &str, query: &PageQuery, columns: &str) -> Statemen
     }
 }
 
+/// Add a group's rows (see `merge`) to the page built so far. The first group's vector becomes
+/// the page as it is: copying it would copy every task once more.
+pub(super) fn extend_page(
+    page: &mut Vec<Task>,
+    streams: Vec<Vec<Task>>,
+    sort: Sort,
+    zone: chrono_tz::Tz,
+) {
+    let merged = merge(streams, sort, zone);
+    if page.is_empty() {
+        *page = merged;
+    } else {
+        page.extend(merged);
+    }
+}
+
 /// Rows of several statements of one group, each already in `sort` order, in one order.
-pub(super) fn merge(streams: Vec<Vec<Task>>, sort: Sort, zone: chrono_tz::Tz) -> Vec<Task> {
+fn merge(streams: Vec<Vec<Task>>, sort: Sort, zone: chrono_tz::Tz) -> Vec<Task> {
     if streams.len() <= 1 {
         return streams.into_iter().next().unwrap_or_default();
     }

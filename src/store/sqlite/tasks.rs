@@ -232,12 +232,7 @@ impl TaskStore for SqliteStore {
                         all_tasks_within(rows, wanted)
                     })
                     .collect::<Result<Vec<_>, _>>()?;
-                let merged = page::merge(streams, query.sort, query.filter.zone);
-                if tasks.is_empty() {
-                    tasks = merged;
-                } else {
-                    tasks.extend(merged);
-                }
+                page::extend_page(&mut tasks, streams, query.sort, query.filter.zone);
             }
             tasks.truncate(wanted);
             Ok(TaskPage { tasks, total })
