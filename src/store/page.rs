@@ -1,7 +1,7 @@
 //! The list query, written once and rendered in each backend's SQL dialect: the conditions of a
 //! `TaskFilter`, the keyset condition that starts a page after a `Position`, the order, and the
-//! count of every match. The backends run the statements of a `PagePlan`; `extend_page` puts rows of
-//! several statements back into one order.
+//! count of every match. The backends run the statements of a `PagePlan`; `extend_page` puts
+//! rows of several statements back into one order.
 //!
 //! Every statement is a range scan of one `(user_id, <sort column>, id)` index from the position
 //! on (never OFFSET), so a page costs the same wherever it is in the list. Sorting by due is the
@@ -20,7 +20,7 @@ use crate::domain::{
 };
 
 /// The low bits of a SQLite search-index rowid that hold the task id; the owner number is
-/// above them (migration 6, `0006_search_by_owner.sql`).
+/// above them (migration 6, `0006_tasks_by_owner.sql`).
 const SEARCH_ROWID_ID_BITS: u32 = 36;
 const SEARCH_ROWID_ID_MASK: i64 = (1 << SEARCH_ROWID_ID_BITS) - 1;
 
@@ -118,7 +118,7 @@ pub(super) fn plan(dialect: Dialect, owner: &str, query: &PageQuery, columns: &s
 /// The page of a SQLite list by id with a searchable `q`, read from the search index in its
 /// rowid order, which within one owner's range is task id order: the statement stops at the
 /// page's last match instead of first collecting every match of the owner. Each match is read
-/// by the table's own key, `(user_id, id)` (migration 7), where the owner's rows sit together;
+/// by the table's own key, `(user_id, id)` (migration 6), where the owner's rows sit together;
 /// left alone SQLite would go through the `tasks_id` index, one more lookup a row, on pages
 /// spread over the whole index.
 fn search_in_id_order(owner: &str, query: &PageQuery, columns: &str) -> Statement {

@@ -892,7 +892,7 @@ async fn each_list_statement_reads_its_index(backend: Backend) {
         sort: Some(sort.to_owned()),
         ..ListParams::default()
     };
-    // A user's tasks in id order: SQLite keeps the table itself in that order (migration 7),
+    // A user's tasks in id order: SQLite keeps the table itself in that order (migration 6),
     // PostgreSQL has an index for it.
     let order_by_id = if sqlite {
         "SEARCH tasks USING PRIMARY KEY (user_id=?)"

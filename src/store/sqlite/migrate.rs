@@ -50,12 +50,7 @@ const MIGRATIONS: &[Migration] = &[
         rebuilds_tables: false,
     },
     Migration {
-        sql: include_str!("../migrations/sqlite/0006_search_by_owner.sql"),
-        then: None,
-        rebuilds_tables: false,
-    },
-    Migration {
-        sql: include_str!("../migrations/sqlite/0007_tasks_by_owner.sql"),
+        sql: include_str!("../migrations/sqlite/0006_tasks_by_owner.sql"),
         then: None,
         rebuilds_tables: true,
     },
