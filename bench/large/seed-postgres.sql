@@ -42,8 +42,10 @@ FROM (
     ORDER BY x
 ) AS rows;
 
-INSERT INTO task_tags (user_id, tag_key, task_id, name)
-SELECT tasks.user_id, tag, tasks.id, tag
+INSERT INTO task_tags (user_id, tag_key, task_id, name, created_at, updated_at, priority,
+                       title_key, due_at, due_date)
+SELECT tasks.user_id, tag, tasks.id, tag, tasks.created_at, tasks.updated_at, tasks.priority,
+       tasks.title_key, tasks.due_at, tasks.due_date
 FROM tasks, jsonb_array_elements_text(tasks.tags::jsonb) AS tag
 WHERE tasks.tags <> '[]';
 COMMIT;

@@ -66,8 +66,10 @@ FROM (
     ORDER BY x
 );
 
-INSERT INTO task_tags (user_id, tag_key, task_id, name)
-SELECT tasks.user_id, tag.value, tasks.id, tag.value
+INSERT INTO task_tags (user_id, tag_key, task_id, name, created_at, updated_at, priority,
+                       title_key, due_at, due_date)
+SELECT tasks.user_id, tag.value, tasks.id, tag.value, tasks.created_at, tasks.updated_at,
+       tasks.priority, tasks.title_key, tasks.due_at, tasks.due_date
 FROM tasks, json_each(tasks.tags) AS tag
 WHERE tasks.tags <> '[]';
 

@@ -66,11 +66,19 @@ pub(super) fn plan(dialect: Dialect, owner: &str, query: &PageQuery, columns: &s
     };
     let sort = query.sort;
     let fetch = i64::from(query.limit) + 1;
+    let tags_only = is_tags_only(&query.filter);
     let select = |stream: Stream| {
+        if tags_only {
+            return by_tag(dialect, owner, query, stream, columns);
+        }
         let mut b = Builder::new(dialect);
         b.probe_tags = stream.column.is_some();
         let mut conditions = b.filter(owner, &query.filter);
-        conditions.extend(stream.condition.map(|c| c.render(&mut b, sort.descending)));
+        conditions.extend(
+            stream
+                .condition
+                .map(|c| c.render(&mut b, sort.descending, "id")),
+        );
         let direction = if sort.descending { "DESC" } else { "ASC" };
         let order = match stream.column {
             Some(column) => format!("{column} {direction}, id {direction}"),
@@ -113,6 +121,62 @@ pub(super) fn plan(dialect: Dialect, owner: &str, query: &PageQuery, columns: &s
         ))]],
     };
     PagePlan { count, groups }
+}
+
+/// One statement of a list filtered by tags alone: the stream's stretch of the order is a range
+/// of the first tag's `task_tags` index for that order (migration 7: each row carries its task's
+/// sort keys; the primary key is the id order), other tags are looked up in the primary key,
+/// and only the page's tasks are read.
+fn by_tag(
+    dialect: Dialect,
+    owner: &str,
+    query: &PageQuery,
+    stream: Stream,
+    columns: &str,
+) -> Statement {
+    let mut b = Builder::new(dialect);
+    let owner = b.arg(Arg::Text(owner.to_owned()));
+    let (first, others) = query
+        .filter
+        .tag_keys
+        .split_first()
+        .expect("a list by tag has a tag");
+    let first = b.arg(Arg::Text(first.clone()));
+    let mut conditions = vec![format!("user_id = {owner}"), format!("tag_key = {first}")];
+    for key in others {
+        let key = b.arg(Arg::Text(key.clone()));
+        conditions.push(format!(
+            "EXISTS (SELECT 1 FROM task_tags AS also WHERE also.user_id = {owner} \
+             AND also.tag_key = {key} AND also.task_id = task_tags.task_id)"
+        ));
+    }
+    let descending = query.sort.descending;
+    conditions.extend(
+        stream
+            .condition
+            .map(|c| c.render(&mut b, descending, "task_id")),
+    );
+    let direction = if descending { "DESC" } else { "ASC" };
+    let order = |id: &str| match stream.column {
+        Some(column) => format!("{column} {direction}, {id} {direction}"),
+        None => format!("{id} {direction}"),
+    };
+    let limit = b.limit(i64::from(query.limit) + 1);
+    // SQLite would read the page's rows through the `tasks_id` index, one more lookup a row.
+    let tasks = match dialect {
+        Dialect::Sqlite => "tasks INDEXED BY sqlite_autoindex_tasks_1",
+        Dialect::Postgres => "tasks",
+    };
+    Statement {
+        sql: format!(
+            "SELECT {columns} FROM {tasks} WHERE user_id = {owner} AND id IN \
+             (SELECT task_id FROM task_tags WHERE {} ORDER BY {} LIMIT {limit}) ORDER BY {}",
+            conditions.join(" AND "),
+            order("task_id"),
+            order("id"),
+        ),
+        args: b.args,
+    }
 }
 
 /// The page of a SQLite list by id with a searchable `q`, read from the search index in its
@@ -225,19 +289,20 @@ enum Keyset {
 }
 
 impl Keyset {
-    fn render(self, b: &mut Builder, descending: bool) -> String {
+    /// The condition, over a table whose task id column is `id_column`.
+    fn render(self, b: &mut Builder, descending: bool, id_column: &str) -> String {
         let (past, from) = if descending { ("<", "<=") } else { (">", ">=") };
         match self {
             Self::Pair { column, value, id } => {
                 let (value, id) = (b.arg(value), b.arg(Arg::Int(id)));
-                format!("({column}, id) {past} ({value}, {id})")
+                format!("({column}, {id_column}) {past} ({value}, {id})")
             }
-            Self::Id(id) => format!("id {past} {}", b.arg(Arg::Int(id))),
+            Self::Id(id) => format!("{id_column} {past} {}", b.arg(Arg::Int(id))),
             Self::Past { column, value } => format!("{column} {past} {}", b.arg(value)),
             Self::From { column, value } => format!("{column} {from} {}", b.arg(value)),
             Self::Rows(rows, None) => rows.to_owned(),
             Self::Rows(rows, Some(keyset)) => {
-                format!("{rows} AND {}", keyset.render(b, descending))
+                format!("{rows} AND {}", keyset.render(b, descending, id_column))
             }
         }
     }
@@ -366,6 +431,9 @@ enum CountedBy<'a> {
     /// No filter: the owner's counter row (kept exact by triggers in every writing
     /// transaction).
     Counter,
+    /// Only one tag: the owner's counter row of that tag (kept exact by triggers in every
+    /// writing transaction, migration 7).
+    TagCounter(&'a str),
     /// Only tags: the `task_tags` primary key.
     Tags(&'a [String]),
     /// Only a `q` of a trigram or more, on SQLite: the search index's range of the owner.
@@ -374,25 +442,36 @@ enum CountedBy<'a> {
     Rows,
 }
 
+/// Whether `filter` has a condition besides its tags and its text.
+fn has_other_conditions(filter: &TaskFilter) -> bool {
+    let TaskFilter {
+        complete,
+        priorities,
+        tag_keys: _,
+        due_before,
+        due_after,
+        overdue,
+        text: _,
+        zone: _,
+    } = filter;
+    complete.is_some()
+        || !priorities.is_empty()
+        || due_before.is_some()
+        || due_after.is_some()
+        || overdue.is_some()
+}
+
+/// Whether `filter` keeps tasks by their tags alone: its page is read from `task_tags`.
+fn is_tags_only(filter: &TaskFilter) -> bool {
+    !filter.tag_keys.is_empty() && filter.text.is_none() && !has_other_conditions(filter)
+}
+
 impl<'a> CountedBy<'a> {
     fn of(dialect: Dialect, filter: &'a TaskFilter) -> Self {
-        let TaskFilter {
-            complete,
-            priorities,
-            tag_keys,
-            due_before,
-            due_after,
-            overdue,
-            text,
-            zone: _,
-        } = filter;
-        let other_conditions = complete.is_some()
-            || !priorities.is_empty()
-            || due_before.is_some()
-            || due_after.is_some()
-            || overdue.is_some();
-        match (other_conditions, tag_keys.as_slice(), text.as_deref()) {
+        let (tag_keys, text) = (&filter.tag_keys, filter.text.as_deref());
+        match (has_other_conditions(filter), tag_keys.as_slice(), text) {
             (false, [], None) => Self::Counter,
+            (false, [tag], None) => Self::TagCounter(tag),
             (false, [_, ..], None) => Self::Tags(tag_keys),
             (false, [], Some(text)) if dialect == Dialect::Sqlite && uses_search_index(text) => {
                 Self::Search(text)
@@ -457,6 +536,12 @@ impl Builder {
             CountedBy::Counter => format!(
                 "SELECT COALESCE((SELECT task_count FROM task_counts WHERE user_id = {}), 0)",
                 self.arg(Arg::Text(owner.to_owned()))
+            ),
+            CountedBy::TagCounter(key) => format!(
+                "SELECT COALESCE((SELECT tag_count FROM tag_counts \
+                 WHERE user_id = {} AND tag_key = {}), 0)",
+                self.arg(Arg::Text(owner.to_owned())),
+                self.arg(Arg::Text(key.to_owned()))
             ),
             CountedBy::Tags(keys) => {
                 let owner = self.arg(Arg::Text(owner.to_owned()));

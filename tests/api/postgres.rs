@@ -205,8 +205,8 @@ async fn three_instances_starting_at_once_on_an_empty_database_migrate_it_once()
     }
     assert_eq!(
         logs.matches("applied PostgreSQL migration").count(),
-        6,
-        "each of the six migrations was applied exactly once:\n{logs}"
+        7,
+        "each of the seven migrations was applied exactly once:\n{logs}"
     );
     let rows = schema
         .connect()
@@ -220,7 +220,7 @@ async fn three_instances_starting_at_once_on_an_empty_database_migrate_it_once()
     let versions: Vec<(i32, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
     assert_eq!(
         versions,
-        vec![(1, 1), (2, 1), (3, 1), (4, 1), (5, 1), (6, 1)]
+        vec![(1, 1), (2, 1), (3, 1), (4, 1), (5, 1), (6, 1), (7, 1)]
     );
 }
 
@@ -251,7 +251,7 @@ async fn the_migrate_command_migrates_postgres_and_is_idempotent() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(version, 6);
+    assert_eq!(version, 7);
     let tasks: i64 = client
         .query_one("SELECT count(*) FROM tasks", &[])
         .await

@@ -163,8 +163,14 @@ impl TaskImport for PgImport {
                 .await?;
             client
                 .execute(
-                    "INSERT INTO task_tags (user_id, tag_key, task_id, name) \
-                     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) \
+                    "INSERT INTO task_tags (user_id, tag_key, task_id, name, created_at, \
+                       updated_at, priority, title_key, due_at, due_date) \
+                     SELECT tag.user_id, tag.key, tag.task_id, tag.name, tasks.created_at, \
+                       tasks.updated_at, tasks.priority, tasks.title_key, tasks.due_at, \
+                       tasks.due_date \
+                     FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) \
+                       AS tag (user_id, key, task_id, name) \
+                     JOIN tasks ON tasks.id = tag.task_id \
                      ON CONFLICT DO NOTHING",
                     &[&tag_owners, &tag_keys, &tag_tasks, &tag_names],
                 )

@@ -35,6 +35,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "search index scoped to the owner",
         include_str!("../migrations/postgres/0006_search_by_owner.sql"),
     ),
+    (
+        "lists by tag in every order: sort keys in task_tags, tag counts",
+        include_str!("../migrations/postgres/0007_tag_orders.sql"),
+    ),
 ];
 
 /// The version whose step needs the pg_trgm extension and values computed here.

@@ -113,8 +113,11 @@ fn insert_sql(before: &str, admit: &str) -> String {
              $15::text, $16::text \
            FROM clock {admit} RETURNING {TASK_COLUMNS}), \
          tagged AS ( \
-           INSERT INTO task_tags (user_id, tag_key, task_id, name) \
-           SELECT inserted.user_id, tag.key, inserted.id, tag.name \
+           INSERT INTO task_tags (user_id, tag_key, task_id, name, created_at, updated_at, \
+             priority, title_key, due_at, due_date) \
+           SELECT inserted.user_id, tag.key, inserted.id, tag.name, inserted.created_at, \
+             inserted.updated_at, inserted.priority, $15::text, inserted.due_at, \
+             inserted.due_date \
            FROM inserted, unnest($13::text[], $14::text[]) AS tag (key, name) \
            ON CONFLICT DO NOTHING) \
          SELECT {TASK_COLUMNS} FROM inserted"
@@ -388,9 +391,13 @@ impl TaskStore for PgStore {
                     tx.execute(&delete, &[&id]).await?;
                     let insert = tx
                         .prepare_cached(
-                            "INSERT INTO task_tags (user_id, tag_key, task_id, name) \
-                             SELECT $1::text, tag.key, $2::bigint, tag.name \
-                             FROM unnest($3::text[], $4::text[]) AS tag (key, name) \
+                            "INSERT INTO task_tags (user_id, tag_key, task_id, name, \
+                               created_at, updated_at, priority, title_key, due_at, due_date) \
+                             SELECT $1::text, tag.key, $2::bigint, tag.name, tasks.created_at, \
+                               tasks.updated_at, tasks.priority, tasks.title_key, tasks.due_at, \
+                               tasks.due_date \
+                             FROM tasks, unnest($3::text[], $4::text[]) AS tag (key, name) \
+                             WHERE tasks.id = $2::bigint \
                              ON CONFLICT DO NOTHING",
                         )
                         .await?;

@@ -54,6 +54,11 @@ const MIGRATIONS: &[Migration] = &[
         then: None,
         rebuilds_tables: true,
     },
+    Migration {
+        sql: include_str!("../migrations/sqlite/0007_tag_orders.sql"),
+        then: None,
+        rebuilds_tables: false,
+    },
 ];
 
 /// The schema version this binary migrates to.

@@ -144,7 +144,8 @@ fn task_count(conn: &Connection, owner: &str) -> Result<u64, StoreError> {
     Ok(u64::try_from(count.unwrap_or(0)).unwrap_or(0))
 }
 
-/// The `task_tags` rows of one task.
+/// The `task_tags` rows of one task, with the task's sort keys (migration 7): the task's row
+/// must already be written.
 pub(super) fn insert_tags(
     conn: &Connection,
     owner: &str,
@@ -156,7 +157,10 @@ pub(super) fn insert_tags(
     }
     let mut stmt = conn
         .prepare_cached(
-            "INSERT OR IGNORE INTO task_tags (user_id, tag_key, task_id, name) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT OR IGNORE INTO task_tags (user_id, tag_key, task_id, name, created_at, \
+             updated_at, priority, title_key, due_at, due_date) \
+             SELECT ?1, ?2, ?3, ?4, created_at, updated_at, priority, title_key, due_at, due_date \
+             FROM tasks WHERE user_id = ?1 AND id = ?3",
         )
         .map_err(map_error)?;
     for (key, name) in tag_rows(tags) {
