@@ -1,22 +1,20 @@
 //! The list query, written once and rendered in each backend's SQL dialect: the conditions of a
 //! `TaskFilter`, the keyset condition that starts a page after a `Position`, the order, and the
-//! count of every match. The backends run the statements of a `PagePlan`; `extend_page` puts
-//! rows of several statements back into one order.
+//! count of every match. The backends run the groups of a `PagePlan` in order.
 //!
 //! Every statement is a range scan of one `(user_id, <sort column>, id)` index from the position
 //! on (never OFFSET), so a page costs the same wherever it is in the list. Sorting by due is the
 //! one order no single column holds: `due_at` instants and `due_date` days interleave by the
-//! start of each day in the listing's zone. It runs as three statements — instants, days (each
-//! by its own index) and the tasks without a due — merged here.
-
-use std::cmp::Ordering;
+//! start of each day in the listing's zone. It runs as three statements — instants and days
+//! (each by its own index, ids and dues only, merged here), then the tasks without a due.
 
 use chrono::{DateTime, NaiveDate, TimeZone as _};
 
+use super::StoreError;
 use crate::domain::{
-    Task,
-    due::{format_date, start_of_day_ms},
-    list::{DueBound, PageQuery, Position, Sort, SortKey, SortValue, TaskFilter},
+    Due, Task,
+    due::{format_date, parse_calendar_date, start_of_day_ms},
+    list::{DueBound, PageQuery, Position, Sort, SortKey, SortValue, TaskFilter, due_instant_ms},
 };
 
 /// The low bits of a SQLite search-index rowid that hold the task id; the owner number is
@@ -49,12 +47,119 @@ pub(super) struct Statement {
     pub args: Vec<Arg>,
 }
 
-/// What a backend runs for one page: the count, then the groups in order. The statements of a
-/// group return rows of one stretch of the order, each in that order; `merge` interleaves them.
-/// A later group is only needed while the page is not full.
+/// What a backend runs for one page: the count, then the groups in order, each one a further
+/// stretch of the order. A later group is only needed while the page is not full.
 pub(super) struct PagePlan {
     pub count: Statement,
-    pub groups: Vec<Vec<Statement>>,
+    pub groups: Vec<Group>,
+}
+
+/// One stretch of a page's order.
+pub(super) enum Group {
+    /// A statement returning the stretch's tasks, in order.
+    Rows(Statement),
+    /// Stretches that interleave: the due instants and the due days of a due order. Each
+    /// statement returns the id and due of its tasks, in its order, read from its index alone;
+    /// `merge_keys` puts them in one order and the backend reads just the rows the page keeps
+    /// (`rows_by_id`), instead of a page of rows from each statement.
+    Keys(Vec<KeyStatement>),
+}
+
+impl Group {
+    pub(super) fn statements(&self) -> Vec<&Statement> {
+        match self {
+            Self::Rows(statement) => vec![statement],
+            Self::Keys(keys) => keys.iter().map(|k| &k.statement).collect(),
+        }
+    }
+}
+
+/// A statement of `Group::Keys`: rows of (id, due), the due being `kind`.
+pub(super) struct KeyStatement {
+    pub statement: Statement,
+    pub kind: DueKind,
+}
+
+/// The type of a key statement's due column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum DueKind {
+    /// `due_at`: UTC milliseconds.
+    Instant,
+    /// `due_date`: `YYYY-MM-DD`.
+    Day,
+}
+
+/// One row of a key statement.
+#[derive(Debug, Clone)]
+pub(super) struct DueKey {
+    pub id: i64,
+    pub due: Due,
+}
+
+impl DueKey {
+    pub(super) fn instant(id: i64, at_ms: i64) -> Self {
+        Self {
+            id,
+            due: Due::At(at_ms),
+        }
+    }
+
+    pub(super) fn day(id: i64, date: &str) -> Result<Self, StoreError> {
+        let date = parse_calendar_date(date).map_err(|_| {
+            StoreError::Internal(format!("task {id}: stored due_date is corrupt").into())
+        })?;
+        Ok(Self {
+            id,
+            due: Due::Date(date),
+        })
+    }
+}
+
+/// The ids of the first `need` tasks of key statements' rows (each in `sort` order), in one
+/// order.
+pub(super) fn merge_keys(
+    streams: Vec<Vec<DueKey>>,
+    sort: Sort,
+    zone: chrono_tz::Tz,
+    need: usize,
+) -> Vec<i64> {
+    let mut keyed: Vec<(i64, i64)> = streams
+        .into_iter()
+        .flatten()
+        .map(|key| (due_instant_ms(key.due, zone), key.id))
+        .collect();
+    if sort.descending {
+        keyed.sort_unstable_by(|a, b| b.cmp(a));
+    } else {
+        keyed.sort_unstable();
+    }
+    keyed.truncate(need);
+    keyed.into_iter().map(|(_, id)| id).collect()
+}
+
+/// The statement reading `owner`'s tasks of the given ids (parameter 1: the owner; 2: the ids,
+/// a JSON array on SQLite, a `bigint[]` on PostgreSQL), in no order: `in_order_of` orders them.
+pub(super) fn rows_by_id(dialect: Dialect, columns: &str) -> String {
+    match dialect {
+        Dialect::Sqlite => format!(
+            "SELECT {columns} FROM tasks INDEXED BY sqlite_autoindex_tasks_1 \
+             WHERE user_id = ?1 AND id IN (SELECT value FROM json_each(?2))"
+        ),
+        Dialect::Postgres => format!(
+            "SELECT {columns} FROM tasks WHERE user_id = $1::text AND id = ANY($2::bigint[])"
+        ),
+    }
+}
+
+/// `tasks` in the order of `ids` (each id once).
+pub(super) fn in_order_of(ids: &[i64], mut tasks: Vec<Task>) -> Vec<Task> {
+    let rank = |task: &Task| {
+        ids.iter()
+            .position(|&id| id == task.id)
+            .unwrap_or(usize::MAX)
+    };
+    tasks.sort_by_cached_key(rank);
+    tasks
 }
 
 /// The plan for `query` over `owner`'s tasks, selecting `columns`.
@@ -67,9 +172,10 @@ pub(super) fn plan(dialect: Dialect, owner: &str, query: &PageQuery, columns: &s
     let sort = query.sort;
     let fetch = i64::from(query.limit) + 1;
     let tags_only = is_tags_only(&query.filter);
-    let select = |stream: Stream| {
+    // A statement of the stream's rows, or with `keys`, of its ids and sort values alone.
+    let select = |stream: Stream, keys: bool| {
         if tags_only {
-            return by_tag(dialect, owner, query, stream, columns);
+            return by_tag(dialect, owner, query, stream, columns, keys);
         }
         let mut b = Builder::new(dialect);
         b.probe_tags = stream.column.is_some();
@@ -85,7 +191,13 @@ pub(super) fn plan(dialect: Dialect, owner: &str, query: &PageQuery, columns: &s
             None => format!("id {direction}"),
         };
         let limit = b.limit(fetch);
-        let sql = if b.probe_tags && !query.filter.tag_keys.is_empty() {
+        let sql = if keys {
+            format!(
+                "SELECT id, {} FROM tasks WHERE {} ORDER BY {order} LIMIT {limit}",
+                stream.column.unwrap_or("id"),
+                conditions.join(" AND ")
+            )
+        } else if b.probe_tags && !query.filter.tag_keys.is_empty() {
             // Find the page's ids by walking the order's index alone, then read just those
             // rows: a row is read once it is known to be on the page, not for every task
             // the walk passes over.
@@ -108,17 +220,36 @@ pub(super) fn plan(dialect: Dialect, owner: &str, query: &PageQuery, columns: &s
             if dialect == Dialect::Sqlite
                 && query.filter.text.as_deref().is_some_and(uses_search_index) =>
         {
-            vec![vec![search_in_id_order(owner, query, columns)]]
+            vec![Group::Rows(search_in_id_order(owner, query, columns))]
         }
         SortKey::Due => due_streams(dialect, query)
             .into_iter()
-            .map(|group| group.into_iter().map(select).collect())
+            .map(|mut group| {
+                if group.len() == 1 {
+                    return Group::Rows(select(group.remove(0), false));
+                }
+                Group::Keys(
+                    group
+                        .into_iter()
+                        .map(|stream| {
+                            let kind = if stream.column == Some("due_at") {
+                                DueKind::Instant
+                            } else {
+                                DueKind::Day
+                            };
+                            KeyStatement {
+                                statement: select(stream, true),
+                                kind,
+                            }
+                        })
+                        .collect(),
+                )
+            })
             .collect(),
-        key => vec![vec![select(Stream::single(
-            dialect,
-            key,
-            query.after.as_ref(),
-        ))]],
+        key => vec![Group::Rows(select(
+            Stream::single(dialect, key, query.after.as_ref()),
+            false,
+        ))],
     };
     PagePlan { count, groups }
 }
@@ -133,6 +264,7 @@ fn by_tag(
     query: &PageQuery,
     stream: Stream,
     columns: &str,
+    keys: bool,
 ) -> Statement {
     let mut b = Builder::new(dialect);
     let owner = b.arg(Arg::Text(owner.to_owned()));
@@ -162,6 +294,17 @@ fn by_tag(
         None => format!("{id} {direction}"),
     };
     let limit = b.limit(i64::from(query.limit) + 1);
+    if keys {
+        return Statement {
+            sql: format!(
+                "SELECT task_id, {} FROM task_tags WHERE {} ORDER BY {} LIMIT {limit}",
+                stream.column.unwrap_or("task_id"),
+                conditions.join(" AND "),
+                order("task_id"),
+            ),
+            args: b.args,
+        };
+    }
     // SQLite would read the page's rows through the `tasks_id` index, one more lookup a row.
     let tasks = match dialect {
         Dialect::Sqlite => "tasks INDEXED BY sqlite_autoindex_tasks_1",
@@ -216,51 +359,14 @@ fn search_in_id_order(owner: &str, query: &PageQuery, columns: &str) -> Statemen
     }
 }
 
-/// Add a group's rows (see `merge`) to the page built so far. The first group's vector becomes
-/// the page as it is: copying it would copy every task once more.
-pub(super) fn extend_page(
-    page: &mut Vec<Task>,
-    streams: Vec<Vec<Task>>,
-    sort: Sort,
-    zone: chrono_tz::Tz,
-) {
-    let merged = merge(streams, sort, zone);
+/// Add a group's rows to the page built so far. The first group's vector becomes the page as
+/// it is: copying it would copy every task once more.
+pub(super) fn extend_page(page: &mut Vec<Task>, rows: Vec<Task>) {
     if page.is_empty() {
-        *page = merged;
+        *page = rows;
     } else {
-        page.extend(merged);
+        page.extend(rows);
     }
-}
-
-/// Rows of several statements of one group, each already in `sort` order, in one order.
-fn merge(streams: Vec<Vec<Task>>, sort: Sort, zone: chrono_tz::Tz) -> Vec<Task> {
-    if streams.len() <= 1 {
-        return streams.into_iter().next().unwrap_or_default();
-    }
-    let mut keyed: Vec<(Position, Task)> = streams
-        .into_iter()
-        .flatten()
-        .map(|task| (sort.position_of(&task, zone), task))
-        .collect();
-    keyed.sort_by(|(a, _), (b, _)| {
-        let ascending = compare(a, b);
-        if sort.descending {
-            ascending.reverse()
-        } else {
-            ascending
-        }
-    });
-    keyed.into_iter().map(|(_, task)| task).collect()
-}
-
-/// Ascending order of positions within one group (all `Int`, or all `Text`).
-fn compare(a: &Position, b: &Position) -> Ordering {
-    let value = match (&a.value, &b.value) {
-        (SortValue::Int(x), SortValue::Int(y)) => x.cmp(y),
-        (SortValue::Text(x), SortValue::Text(y)) => x.cmp(y),
-        _ => Ordering::Equal,
-    };
-    value.then(a.id.cmp(&b.id))
 }
 
 /// One statement's share of the order: the sort column (none: by id alone), and the keyset
@@ -692,5 +798,47 @@ impl Builder {
                 format!("search_text LIKE {}", self.arg(Arg::Text(pattern)))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sort(descending: bool) -> Sort {
+        Sort {
+            key: SortKey::Due,
+            descending,
+        }
+    }
+
+    #[test]
+    fn merged_due_keys_put_a_day_at_its_start_in_the_listing_zone_and_break_ties_by_id() {
+        // 2026-12-01T00:00:00+01:00 is 2026-11-30T23:00:00Z.
+        let day_start = 1_796_079_600_000;
+        let instants = vec![
+            DueKey::instant(4, day_start - 1),
+            DueKey::instant(2, day_start),
+            DueKey::instant(9, day_start + 1),
+        ];
+        let days = vec![
+            DueKey::day(3, "2026-12-01").unwrap(),
+            DueKey::day(1, "2026-12-02").unwrap(),
+        ];
+        let zone = chrono_tz::Europe::Berlin;
+        let both = || vec![instants.clone(), days.clone()];
+        assert_eq!(merge_keys(both(), sort(false), zone, 10), [4, 2, 3, 9, 1]);
+        assert_eq!(merge_keys(both(), sort(true), zone, 10), [1, 9, 3, 2, 4]);
+        assert_eq!(merge_keys(both(), sort(false), zone, 3), [4, 2, 3]);
+        // In UTC the day starts an hour later, after task 9.
+        assert_eq!(
+            merge_keys(both(), sort(false), chrono_tz::UTC, 10),
+            [4, 2, 9, 3, 1]
+        );
+    }
+
+    #[test]
+    fn a_corrupt_stored_day_is_an_error_not_a_position() {
+        assert!(DueKey::day(1, "2026-13-01").is_err());
     }
 }

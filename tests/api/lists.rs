@@ -1015,10 +1015,15 @@ async fn each_list_statement_reads_its_index(backend: Backend) {
                 }
                 if !params.tag.is_empty() {
                     // The walk of the tag's index is in order; only the page's own rows, read
-                    // after it, may be sorted.
+                    // after it by the table's key, may be sorted (a due order's instants and
+                    // days read no task: their ids are merged first).
+                    let reads_tasks = plan.contains("SEARCH tasks ");
                     assert!(
                         plan.matches("TEMP B-TREE FOR ORDER BY").count() <= 1
-                            && plan.contains("SEARCH tasks USING PRIMARY KEY (user_id=? AND id=?)"),
+                            && (!reads_tasks
+                                || plan.contains(
+                                    "SEARCH tasks USING PRIMARY KEY (user_id=? AND id=?)"
+                                )),
                         "{params:?} sorts the tag's tasks or reads them another way:\n{plan}"
                     );
                 }

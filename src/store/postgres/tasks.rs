@@ -13,21 +13,81 @@ use crate::{
     },
     store::{
         NotReady, StoreError, TASK_COLUMNS, TagCount, TaskStore,
-        page::{self, Arg, Dialect, Statement},
+        page::{self, Arg, Dialect, DueKey, DueKind, Group},
         row::{EditColumns, TaskRow, tag_rows},
     },
 };
 
-/// The rows of each statement of one group, the statements sent together.
+/// The rows of one group of a page: a statement's tasks, or for a group of key statements
+/// (sent together), the rows of the ids the page keeps, with those ids in order. `Corrupt`: a
+/// key row could not be read.
+enum GroupRows {
+    Rows(Vec<Row>),
+    Keyed(Vec<i64>, Vec<Row>),
+    Corrupt(StoreError),
+}
+
+impl GroupRows {
+    fn len(&self) -> usize {
+        match self {
+            Self::Rows(rows) | Self::Keyed(_, rows) => rows.len(),
+            Self::Corrupt(_) => 0,
+        }
+    }
+
+    fn into_tasks(self) -> Result<Vec<Task>, StoreError> {
+        match self {
+            Self::Rows(rows) => all_tasks(&rows),
+            Self::Keyed(ids, rows) => Ok(page::in_order_of(&ids, all_tasks(&rows)?)),
+            Self::Corrupt(e) => Err(e),
+        }
+    }
+}
+
+/// Run one group of a page of `owner`'s list, which still needs `need` tasks.
 async fn run_group(
     client: &deadpool_postgres::Object,
-    group: &[Statement],
-) -> Result<Vec<Vec<Row>>, tokio_postgres::Error> {
-    futures_util::future::try_join_all(group.iter().map(|statement| async move {
-        let stmt = client.prepare_cached(&statement.sql).await?;
-        client.query(&stmt, &pg_args(&statement.args)).await
-    }))
-    .await
+    group: &Group,
+    owner: &str,
+    query: &PageQuery,
+    need: usize,
+) -> Result<GroupRows, tokio_postgres::Error> {
+    let statement = match group {
+        Group::Rows(statement) => statement,
+        Group::Keys(keys) => {
+            let rows = futures_util::future::try_join_all(keys.iter().map(|key| async move {
+                let stmt = client.prepare_cached(&key.statement.sql).await?;
+                client.query(&stmt, &pg_args(&key.statement.args)).await
+            }))
+            .await?;
+            let streams = keys
+                .iter()
+                .zip(&rows)
+                .map(|(key, rows)| {
+                    rows.iter()
+                        .map(|row| match key.kind {
+                            DueKind::Instant => Ok(DueKey::instant(row.get(0), row.get(1))),
+                            DueKind::Day => DueKey::day(row.get(0), row.get(1)),
+                        })
+                        .collect::<Result<Vec<_>, StoreError>>()
+                })
+                .collect::<Result<Vec<_>, _>>();
+            let streams = match streams {
+                Ok(streams) => streams,
+                Err(e) => return Ok(GroupRows::Corrupt(e)),
+            };
+            let ids = page::merge_keys(streams, query.sort, query.filter.zone, need);
+            let stmt = client
+                .prepare_cached(&page::rows_by_id(Dialect::Postgres, TASK_COLUMNS))
+                .await?;
+            let rows = client.query(&stmt, &[&owner, &ids]).await?;
+            return Ok(GroupRows::Keyed(ids, rows));
+        }
+    };
+    let stmt = client.prepare_cached(&statement.sql).await?;
+    Ok(GroupRows::Rows(
+        client.query(&stmt, &pg_args(&statement.args)).await?,
+    ))
 }
 
 /// The parameters of a list statement, as tokio-postgres takes them.
@@ -212,7 +272,9 @@ impl PgStore {
         let reply = self
             .within_deadline(async {
                 let mut plans = Vec::new();
-                for statement in std::iter::once(&plan.count).chain(plan.groups.iter().flatten()) {
+                for statement in std::iter::once(&plan.count)
+                    .chain(plan.groups.iter().flat_map(Group::statements))
+                {
                     let rows = client
                         .query(
                             &format!("EXPLAIN (COSTS OFF) {}", statement.sql),
@@ -243,22 +305,25 @@ impl TaskStore for PgStore {
                     client.query_one(&stmt, &pg_args(&plan.count.args)).await
                 };
                 let mut groups = plan.groups.iter();
-                let first = groups.next().map(|group| run_group(&client, group));
+                let first = groups
+                    .next()
+                    .map(|group| run_group(&client, group, owner.as_str(), &query, wanted));
                 let (count, first) = match first {
                     Some(first) => {
                         let (count, rows) = futures_util::try_join!(count, first)?;
-                        (count, rows)
+                        (count, Some(rows))
                     }
-                    None => (count.await?, Vec::new()),
+                    None => (count.await?, None),
                 };
-                let mut results = vec![first];
-                let mut fetched: usize = results[0].iter().map(Vec::len).sum();
+                let mut results: Vec<GroupRows> = first.into_iter().collect();
+                let mut fetched: usize = results.iter().map(GroupRows::len).sum();
                 for group in groups {
                     if fetched >= wanted {
                         break;
                     }
-                    let rows = run_group(&client, group).await?;
-                    fetched += rows.iter().map(Vec::len).sum::<usize>();
+                    let rows =
+                        run_group(&client, group, owner.as_str(), &query, wanted - fetched).await?;
+                    fetched += rows.len();
                     results.push(rows);
                 }
                 Ok((count.get::<_, i64>(0), results))
@@ -266,12 +331,8 @@ impl TaskStore for PgStore {
             .await;
         let (total, results) = finish(client, reply)?;
         let mut tasks = Vec::new();
-        for streams in results {
-            let streams = streams
-                .iter()
-                .map(|rows| all_tasks(rows))
-                .collect::<Result<Vec<_>, _>>()?;
-            page::extend_page(&mut tasks, streams, query.sort, query.filter.zone);
+        for rows in results {
+            page::extend_page(&mut tasks, rows.into_tasks()?);
         }
         tasks.truncate(wanted);
         Ok(TaskPage { tasks, total })

@@ -15,7 +15,7 @@ use crate::{
     },
     store::{
         NotReady, StoreError, TASK_COLUMNS, TagCount, TaskStore,
-        page::{self, Arg, Dialect},
+        page::{self, Arg, Dialect, DueKey, DueKind, Group, KeyStatement},
         row::{EditColumns, TaskRow, tag_rows},
     },
 };
@@ -73,6 +73,26 @@ pub(super) fn all_tasks_within(
         tasks.push(row.map_err(map_error)??);
     }
     Ok(tasks)
+}
+
+/// The (id, due) rows of a key statement, in its order.
+fn due_keys(conn: &Connection, key: &KeyStatement) -> Result<Vec<DueKey>, StoreError> {
+    let mut stmt = conn.prepare_cached(&key.statement.sql).map_err(map_error)?;
+    let mut rows = stmt
+        .query(sqlite_args(&key.statement.args))
+        .map_err(map_error)?;
+    let mut keys = Vec::new();
+    while let Some(row) = rows.next().map_err(map_error)? {
+        let id: i64 = row.get(0).map_err(map_error)?;
+        keys.push(match key.kind {
+            DueKind::Instant => DueKey::instant(id, row.get(1).map_err(map_error)?),
+            DueKind::Day => {
+                let date = row.get_ref(1).map_err(map_error)?;
+                DueKey::day(id, date.as_str().map_err(|e| map_error(e.into()))?)?
+            }
+        });
+    }
+    Ok(keys)
 }
 
 /// Insert a task of `owner` with the fields of `edit` as the `occurrence`-th of its series, and
@@ -190,7 +210,7 @@ impl SqliteStore {
         self.read(move |conn| {
             let plan = page::plan(Dialect::Sqlite, owner.as_str(), &query, TASK_COLUMNS);
             std::iter::once(&plan.count)
-                .chain(plan.groups.iter().flatten())
+                .chain(plan.groups.iter().flat_map(Group::statements))
                 .map(|statement| {
                     let mut stmt = conn
                         .prepare(&format!("EXPLAIN QUERY PLAN {}", statement.sql))
@@ -226,17 +246,38 @@ impl TaskStore for SqliteStore {
                 if tasks.len() >= wanted {
                     break;
                 }
-                let streams = group
-                    .iter()
-                    .map(|statement| {
+                let rows = match group {
+                    Group::Rows(statement) => {
                         let mut stmt = tx.prepare_cached(&statement.sql).map_err(map_error)?;
                         let rows = stmt
                             .query_map(sqlite_args(&statement.args), task_from_row)
                             .map_err(map_error)?;
-                        all_tasks_within(rows, wanted)
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                page::extend_page(&mut tasks, streams, query.sort, query.filter.zone);
+                        all_tasks_within(rows, wanted)?
+                    }
+                    Group::Keys(keys) => {
+                        let streams = keys
+                            .iter()
+                            .map(|key| due_keys(&tx, key))
+                            .collect::<Result<Vec<_>, _>>()?;
+                        let ids = page::merge_keys(
+                            streams,
+                            query.sort,
+                            query.filter.zone,
+                            wanted - tasks.len(),
+                        );
+                        let ids_json = serde_json::to_string(&ids).map_err(|e| {
+                            StoreError::Internal(format!("task ids as JSON: {e}").into())
+                        })?;
+                        let mut stmt = tx
+                            .prepare_cached(&page::rows_by_id(Dialect::Sqlite, TASK_COLUMNS))
+                            .map_err(map_error)?;
+                        let rows = stmt
+                            .query_map(params![owner.as_str(), ids_json], task_from_row)
+                            .map_err(map_error)?;
+                        page::in_order_of(&ids, all_tasks_within(rows, ids.len())?)
+                    }
+                };
+                page::extend_page(&mut tasks, rows);
             }
             tasks.truncate(wanted);
             Ok(TaskPage { tasks, total })
@@ -439,7 +480,7 @@ mod tests {
             };
             for owner in ["alice", "bob", "carol"] {
                 let plan = page::plan(Dialect::Sqlite, owner, &query, TASK_COLUMNS);
-                for statement in plan.groups.iter().flatten() {
+                for statement in plan.groups.iter().flat_map(Group::statements) {
                     let mut stmt = conn.prepare_cached(&statement.sql).unwrap();
                     let rows = stmt
                         .query_map(sqlite_args(&statement.args), |_| Ok(()))
