@@ -11,6 +11,7 @@ mod page;
 pub mod postgres;
 mod row;
 pub mod sqlite;
+mod totals;
 pub mod transfer;
 pub mod url;
 

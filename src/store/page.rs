@@ -33,7 +33,7 @@ pub(super) enum Dialect {
 }
 
 /// A statement parameter.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) enum Arg {
     Int(i64),
     Text(String),
@@ -51,7 +51,35 @@ pub(super) struct Statement {
 /// stretch of the order. A later group is only needed while the page is not full.
 pub(super) struct PagePlan {
     pub count: Statement,
+    /// Whether the count reads the matches themselves, not a counter row: its total is worth
+    /// keeping while the owner's revision holds (`revised_count`, `store::totals`).
+    pub count_reads_matches: bool,
     pub groups: Vec<Group>,
+}
+
+/// `count` (the statement of a plan whose count reads the matches) as one that first reads
+/// `owner`'s revision and counts only if it is not `cached`: rows of (revision, total), the
+/// total NULL when the revision is the cached one. The revision is NULL for an owner who never
+/// had a task (nothing to keep then).
+pub(super) fn revised_count(
+    dialect: Dialect,
+    owner: &str,
+    count: &Statement,
+    cached: Option<i64>,
+) -> Statement {
+    let mut b = Builder::new(dialect);
+    b.args = count.args.clone();
+    let owner = b.arg(Arg::Text(owner.to_owned()));
+    let cached = b.arg(Arg::Int(cached.unwrap_or(-1)));
+    Statement {
+        sql: format!(
+            "SELECT r.revision, CASE WHEN r.revision = {cached} THEN NULL ELSE ({}) END \
+             FROM (SELECT (SELECT revision FROM task_counts WHERE user_id = {owner}) AS revision) \
+             AS r",
+            count.sql
+        ),
+        args: b.args,
+    }
 }
 
 /// One stretch of a page's order.
@@ -251,7 +279,14 @@ pub(super) fn plan(dialect: Dialect, owner: &str, query: &PageQuery, columns: &s
             false,
         ))],
     };
-    PagePlan { count, groups }
+    PagePlan {
+        count,
+        count_reads_matches: !matches!(
+            CountedBy::of(dialect, &query.filter),
+            CountedBy::Counter | CountedBy::TagCounter(_)
+        ),
+        groups,
+    }
 }
 
 /// One statement of a list filtered by tags alone: the stream's stretch of the order is a range

@@ -1037,3 +1037,111 @@ async fn each_list_statement_reads_its_index(backend: Backend) {
         }
     }
 }
+
+/// The total of `user`'s list with `query`.
+async fn total(app: &TestApp, user: &str, query: &str) -> i64 {
+    list(app, user, query).await.1["total"].as_i64().unwrap()
+}
+
+#[apply(every_backend)]
+#[tokio::test]
+async fn a_filtered_total_follows_every_write_of_its_owner(backend: Backend) {
+    let app = spawn_or_skip!(backend, unlimited);
+    for title in ["invoice a", "invoice b", "other"] {
+        app.create_task_from("alice", &json!({"title": title, "tags": ["x", "y"]}))
+            .await;
+    }
+    let filters = [
+        "q=invoice",
+        "q=invoice&complete=false",
+        "complete=false",
+        "tag=x&tag=y",
+    ];
+    let totals = |expected: [i64; 4]| {
+        let app = &app;
+        async move {
+            for (query, expected) in filters.iter().zip(expected) {
+                // Twice: counted, then reused while alice writes nothing.
+                assert_eq!(total(app, "alice", query).await, expected, "{query}");
+                assert_eq!(total(app, "alice", query).await, expected, "{query}");
+            }
+        }
+    };
+    totals([2, 2, 3, 3]).await;
+
+    // A create, a change of text, a completion, a change of tags, a delete, a clear: each one
+    // is counted again.
+    app.create_task_from("alice", &json!({"title": "invoice c"}))
+        .await;
+    totals([3, 3, 4, 3]).await;
+    let resp = app
+        .update_task("alice", 3, &json!({"title": "invoice other"}))
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    totals([4, 4, 4, 3]).await;
+    assert_eq!(app.toggle_task("alice", 1).await.status(), StatusCode::OK);
+    totals([4, 3, 3, 3]).await;
+    let resp = app.update_task("alice", 2, &json!({"tags": ["x"]})).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    totals([4, 3, 3, 2]).await;
+    assert_eq!(
+        app.delete_task("alice", 4).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    totals([3, 2, 2, 2]).await;
+    let resp = app
+        .authorized(Method::DELETE, "/api/alice/tasks?complete=true", "alice")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(assert_json(resp, StatusCode::OK).await["deleted"], 1);
+    totals([2, 2, 2, 1]).await;
+
+    // Another owner's writes are theirs: alice's totals stand, bob's are his own.
+    app.create_task_from("bob", &json!({"title": "invoice bob", "tags": ["x", "y"]}))
+        .await;
+    totals([2, 2, 2, 1]).await;
+    assert_eq!(total(&app, "bob", "q=invoice").await, 1);
+    assert_eq!(total(&app, "bob", "tag=x&tag=y").await, 1);
+}
+
+#[apply(every_backend)]
+#[tokio::test]
+async fn a_filtered_total_is_reused_while_its_owner_revision_holds(backend: Backend) {
+    let app = spawn_or_skip!(backend, unlimited);
+    for title in ["invoice a", "invoice b"] {
+        app.create_task_ok("alice", title).await;
+    }
+    assert_eq!(total(&app, "alice", "q=invoice").await, 2);
+    // Change a task's text behind the service's back, without its triggers: the revision does
+    // not move, so the service answers with the total it counted (the page itself is read
+    // again). The next write through the service counts again.
+    match &app.db {
+        Some(TestDb::Sqlite(_)) => {
+            let conn = rusqlite::Connection::open(app.sqlite_path()).unwrap();
+            conn.execute_batch(
+                "INSERT INTO task_search (task_search, rowid, search_text) \
+                 SELECT 'delete', (owner_no << 36) | 1, 'invoice a' \
+                 FROM task_owners WHERE user_id = 'alice'",
+            )
+            .unwrap();
+        }
+        Some(TestDb::Postgres(schema)) => {
+            schema
+                .connect()
+                .await
+                .batch_execute(
+                    "SET session_replication_role = replica; \
+                     UPDATE tasks SET search_text = 'renamed' WHERE id = 1",
+                )
+                .await
+                .unwrap();
+        }
+        None => unreachable!("a spawned app has a database"),
+    }
+    let (_, body) = list(&app, "alice", "q=invoice").await;
+    assert_eq!(body["total"], 2, "the kept total");
+    assert_eq!(body["count"], 1, "the page is read again");
+    app.create_task_ok("alice", "unrelated").await;
+    assert_eq!(total(&app, "alice", "q=invoice").await, 1);
+}

@@ -34,7 +34,7 @@ use tokio_postgres::error::SqlState;
 
 pub use import::PgImport;
 
-use super::StoreError;
+use super::{StoreError, totals::Totals};
 use crate::metrics::{DbQueue, StoreMetrics};
 
 /// Extra time the client waits for a reply beyond the server's `statement_timeout`, so the
@@ -65,6 +65,8 @@ pub struct PgStore {
     /// Longest wait for a statement's reply before the connection is given up.
     reply_timeout: Option<Duration>,
     metrics: StoreMetrics,
+    /// Totals of filtered lists, kept while their owner's revision holds.
+    totals: std::sync::Arc<Totals>,
 }
 
 impl PgStore {
@@ -118,6 +120,7 @@ impl PgStore {
             pool,
             reply_timeout,
             metrics: options.metrics.clone(),
+            totals: std::sync::Arc::default(),
         })
     }
 

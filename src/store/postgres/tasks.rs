@@ -15,6 +15,7 @@ use crate::{
         NotReady, StoreError, TASK_COLUMNS, TagCount, TaskStore,
         page::{self, Arg, Dialect, DueKey, DueKind, Group},
         row::{EditColumns, TaskRow, tag_rows},
+        totals,
     },
 };
 
@@ -295,14 +296,28 @@ impl TaskStore for PgStore {
     #[tracing::instrument(name = "postgres.list", skip_all)]
     async fn list(&self, owner: &UserId, query: PageQuery) -> Result<TaskPage, StoreError> {
         let plan = page::plan(Dialect::Postgres, owner.as_str(), &query, TASK_COLUMNS);
+        let cached = plan
+            .count_reads_matches
+            .then(|| self.totals.get(&plan.count))
+            .flatten();
+        let count = if plan.count_reads_matches {
+            page::revised_count(
+                Dialect::Postgres,
+                owner.as_str(),
+                &plan.count,
+                cached.map(|c| c.revision),
+            )
+        } else {
+            plan.count.clone()
+        };
         let wanted = query.limit as usize + 1;
         let client = self.client().await?;
         let reply = self
             .within_deadline(async {
                 // The count and the first group go out together (pipelined on one connection).
                 let count = async {
-                    let stmt = client.prepare_cached(&plan.count.sql).await?;
-                    client.query_one(&stmt, &pg_args(&plan.count.args)).await
+                    let stmt = client.prepare_cached(&count.sql).await?;
+                    client.query_one(&stmt, &pg_args(&count.args)).await
                 };
                 let mut groups = plan.groups.iter();
                 let first = groups
@@ -326,10 +341,21 @@ impl TaskStore for PgStore {
                     fetched += rows.len();
                     results.push(rows);
                 }
-                Ok((count.get::<_, i64>(0), results))
+                Ok((count, results))
             })
             .await;
-        let (total, results) = finish(client, reply)?;
+        let (count, results) = finish(client, reply)?;
+        let total = if plan.count_reads_matches {
+            totals::settle(
+                &self.totals,
+                &plan.count,
+                cached,
+                count.get(0),
+                count.get(1),
+            )?
+        } else {
+            count.get(0)
+        };
         let mut tasks = Vec::new();
         for rows in results {
             page::extend_page(&mut tasks, rows.into_tasks()?);

@@ -30,7 +30,7 @@ use rusqlite::{Connection, ErrorCode};
 
 pub use import::SqliteImport;
 
-use super::StoreError;
+use super::{StoreError, totals::Totals};
 use crate::{config::WalIndex, metrics::StoreMetrics};
 use executor::{Durability, Executor, Upkeep};
 
@@ -115,6 +115,8 @@ pub struct SqliteStore {
     /// Set when the last write failed because the file could not grow or be written (disk
     /// full, read-only, I/O error); cleared by the next write that commits.
     out_of_room: Arc<std::sync::atomic::AtomicBool>,
+    /// Totals of filtered lists, kept while their owner's revision holds.
+    totals: Arc<Totals>,
 }
 
 impl SqliteStore {
@@ -199,6 +201,7 @@ impl SqliteStore {
             path: options.path.clone(),
             damage: Arc::default(),
             out_of_room: Arc::default(),
+            totals: Arc::default(),
         })
     }
 

@@ -4,6 +4,8 @@
 //! come from this process's clock; `updated_at = MAX(now, updated_at + 1)` keeps them strictly
 //! monotonic per task even if the clock steps back.
 
+use std::sync::Arc;
+
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{SqliteStore, map_error};
@@ -17,6 +19,7 @@ use crate::{
         NotReady, StoreError, TASK_COLUMNS, TagCount, TaskStore,
         page::{self, Arg, Dialect, DueKey, DueKind, Group, KeyStatement},
         row::{EditColumns, TaskRow, tag_rows},
+        totals,
     },
 };
 
@@ -232,14 +235,33 @@ impl TaskStore for SqliteStore {
     #[tracing::instrument(name = "sqlite.list", skip_all)]
     async fn list(&self, owner: &UserId, query: PageQuery) -> Result<TaskPage, StoreError> {
         let owner = owner.clone();
+        let totals = Arc::clone(&self.totals);
         self.read(move |conn| {
             let plan = page::plan(Dialect::Sqlite, owner.as_str(), &query, TASK_COLUMNS);
             // One read transaction: the count and the page see the same snapshot.
             let tx = conn.unchecked_transaction().map_err(map_error)?;
-            let total: i64 = tx
-                .prepare_cached(&plan.count.sql)
-                .and_then(|mut stmt| stmt.query_row(sqlite_args(&plan.count.args), |r| r.get(0)))
-                .map_err(map_error)?;
+            let total = if plan.count_reads_matches {
+                let cached = totals.get(&plan.count);
+                let count = page::revised_count(
+                    Dialect::Sqlite,
+                    owner.as_str(),
+                    &plan.count,
+                    cached.map(|c| c.revision),
+                );
+                let (revision, counted): (Option<i64>, Option<i64>) = tx
+                    .prepare_cached(&count.sql)
+                    .and_then(|mut stmt| {
+                        stmt.query_row(sqlite_args(&count.args), |r| Ok((r.get(0)?, r.get(1)?)))
+                    })
+                    .map_err(map_error)?;
+                totals::settle(&totals, &plan.count, cached, revision, counted)?
+            } else {
+                tx.prepare_cached(&plan.count.sql)
+                    .and_then(|mut stmt| {
+                        stmt.query_row(sqlite_args(&plan.count.args), |r| r.get(0))
+                    })
+                    .map_err(map_error)?
+            };
             let wanted = query.limit as usize + 1;
             let mut tasks = Vec::new();
             for group in &plan.groups {

@@ -108,3 +108,47 @@ CREATE TRIGGER tag_counts_after_insert AFTER INSERT ON task_tags
 CREATE TRIGGER tag_counts_after_delete AFTER DELETE ON task_tags
     REFERENCING OLD TABLE AS deleted_tags
     FOR EACH STATEMENT EXECUTE FUNCTION tag_counts_after_delete();
+
+-- The owner's revision: bumped by every insert, change and delete of the owner's tasks, in the
+-- writing transaction. A filtered list's total counted at one revision holds while the
+-- revision is the same, so an instance keeps it instead of counting again (tags and search
+-- entries only change with their task's row). The functions of migration 4 are replaced by
+-- ones that also bump it. A change now also takes the owner's task_counts row lock until it
+-- commits, as a create already did: one owner's writes queue there.
+ALTER TABLE task_counts ADD COLUMN revision BIGINT NOT NULL DEFAULT 0;
+
+CREATE OR REPLACE FUNCTION task_counts_after_insert() RETURNS trigger
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+    INSERT INTO task_counts (user_id, task_count, revision)
+    SELECT user_id, COUNT(*), 1 FROM inserted_tasks GROUP BY user_id
+    ON CONFLICT (user_id) DO UPDATE SET task_count = task_counts.task_count + EXCLUDED.task_count,
+                                        revision = task_counts.revision + 1;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION task_counts_after_delete() RETURNS trigger
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+    UPDATE task_counts SET task_count = task_counts.task_count - deleted.n,
+                           revision = task_counts.revision + 1
+    FROM (SELECT user_id, COUNT(*) AS n FROM deleted_tasks GROUP BY user_id) AS deleted
+    WHERE task_counts.user_id = deleted.user_id;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION task_counts_after_update() RETURNS trigger
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+    UPDATE task_counts SET revision = task_counts.revision + 1
+    FROM (SELECT DISTINCT user_id FROM updated_tasks) AS updated
+    WHERE task_counts.user_id = updated.user_id;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER task_counts_after_update AFTER UPDATE ON tasks
+    REFERENCING NEW TABLE AS updated_tasks
+    FOR EACH STATEMENT EXECUTE FUNCTION task_counts_after_update();

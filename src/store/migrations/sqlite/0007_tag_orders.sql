@@ -84,3 +84,30 @@ BEGIN
     DELETE FROM tag_counts
     WHERE user_id = OLD.user_id AND tag_key = OLD.tag_key AND tag_count = 0;
 END;
+
+-- The owner's revision: bumped by every insert, change and delete of the owner's tasks, in the
+-- writing transaction. A filtered list's total counted at one revision holds while the
+-- revision is the same, so the service keeps it instead of counting again (tags and search
+-- entries only change with their task's row). The triggers of migration 4 are replaced by ones
+-- that also bump it.
+ALTER TABLE task_counts ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+
+DROP TRIGGER task_counts_after_insert;
+DROP TRIGGER task_counts_after_delete;
+
+CREATE TRIGGER task_counts_after_insert AFTER INSERT ON tasks
+BEGIN
+    INSERT INTO task_counts (user_id, task_count, revision) VALUES (NEW.user_id, 1, 1)
+    ON CONFLICT (user_id) DO UPDATE SET task_count = task_count + 1, revision = revision + 1;
+END;
+
+CREATE TRIGGER task_counts_after_delete AFTER DELETE ON tasks
+BEGIN
+    UPDATE task_counts SET task_count = task_count - 1, revision = revision + 1
+    WHERE user_id = OLD.user_id;
+END;
+
+CREATE TRIGGER task_counts_after_update AFTER UPDATE ON tasks
+BEGIN
+    UPDATE task_counts SET revision = revision + 1 WHERE user_id = NEW.user_id;
+END;
