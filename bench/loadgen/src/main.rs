@@ -192,6 +192,7 @@ enum Scenario {
     List,
     Patch,
     Create,
+    CreateTagged,
     Mix,
     McpList,
     McpCreate,
@@ -211,6 +212,7 @@ impl Scenario {
             "list" => Self::List,
             "patch" => Self::Patch,
             "create" => Self::Create,
+            "create-tagged" => Self::CreateTagged,
             "mix" => Self::Mix,
             "mcp-list" => Self::McpList,
             "mcp-create" => Self::McpCreate,
@@ -231,6 +233,7 @@ impl Scenario {
             Self::List => "list 100: GET /api/{u}/tasks",
             Self::Patch => "patch: PATCH /api/{u}/tasks/{id}",
             Self::Create => "create: POST /api/{w}/tasks",
+            Self::CreateTagged => "create tagged: POST /api/{w}/tasks, 2 tags and a due",
             Self::Mix => "mix 80% read / 20% write",
             Self::McpList => "mcp list 100: POST /mcp tools/call list_tasks",
             Self::McpCreate => "mcp create: POST /mcp tools/call add_task",
@@ -251,6 +254,7 @@ impl Scenario {
             Self::List => "list",
             Self::Patch => "patch",
             Self::Create => "create",
+            Self::CreateTagged => "create-tagged",
             Self::Mix => "mix",
             Self::McpList => "mcp-list",
             Self::McpCreate => "mcp-create",
@@ -383,6 +387,15 @@ fn make_request(
             let user = &ctx.writers[rng.below(ctx.writers.len())];
             let uri = format!("/api/{}/tasks", user.id);
             let body = format!("{{\"title\":\"bench task {seq}\",\"description\":null}}");
+            (Method::POST, uri, Some(&user.auth), Some(body), 201)
+        }
+        Scenario::CreateTagged => {
+            let user = &ctx.writers[rng.below(ctx.writers.len())];
+            let uri = format!("/api/{}/tasks", user.id);
+            let body = format!(
+                "{{\"title\":\"bench task {seq}\",\"tags\":[\"work\",\"Home\"],\"due_date\":\"2026-12-{:02}\"}}",
+                1 + seq % 28
+            );
             (Method::POST, uri, Some(&user.auth), Some(body), 201)
         }
         Scenario::McpList => {
