@@ -879,6 +879,17 @@ async fn a_database_of_schema_version_6_lists_its_tags_in_every_order_and_keeps_
         (vec!["new task".into()], 1)
     );
 
+    // A write that changes no sort key but updated_at moves the task in that order only.
+    assert_eq!(app.toggle_task("alice", 1).await.status(), StatusCode::OK);
+    assert_eq!(
+        list("tag=work&sort=-updated_at&limit=2").await,
+        (vec!["c task".into(), "new task".into()], 4)
+    );
+    assert_eq!(
+        list("tag=work&sort=due&limit=2").await,
+        (vec!["new task".into(), "b task".into()], 4)
+    );
+
     // bob's tag is his alone.
     let resp = app
         .authorized(

@@ -8,8 +8,8 @@
 --
 -- The sort keys are copies of the task's columns of the same name. Whoever inserts a
 -- task_tags row copies them from the task (the columns are NOT NULL where the task's are, so a
--- writer that forgets fails instead of listing the task in the wrong place); the trigger below
--- copies every later change of them, in the writing transaction.
+-- writer that forgets fails instead of listing the task in the wrong place); the triggers below
+-- copy every later change of them, in the writing transaction.
 --
 -- task_tags is rebuilt to get NOT NULL columns without defaults. Nothing refers to it, so
 -- foreign keys stay on.
@@ -39,7 +39,7 @@ ORDER BY task_tags.user_id, task_tags.tag_key, task_tags.task_id;
 DROP TABLE task_tags;
 ALTER TABLE task_tags_sorted RENAME TO task_tags;
 
--- Serves "the tags of these tasks", the cascade on delete and the trigger below.
+-- Serves "the tags of these tasks", the cascade on delete and the triggers below.
 CREATE INDEX task_tags_task_id ON task_tags (task_id);
 -- One index per order, as tasks has (migration 3); the primary key is the id order.
 CREATE INDEX task_tags_created ON task_tags (user_id, tag_key, created_at, task_id);
@@ -51,12 +51,24 @@ CREATE INDEX task_tags_due_at ON task_tags (user_id, tag_key, due_at, task_id)
 CREATE INDEX task_tags_due_date ON task_tags (user_id, tag_key, due_date, task_id)
     WHERE due_date IS NOT NULL;
 
-CREATE TRIGGER task_tags_follow_task AFTER UPDATE OF created_at, updated_at, priority, title_key,
-    due_at, due_date ON tasks
+-- Two triggers, each setting only its columns: SQLite rewrites just the indexes holding a
+-- column an UPDATE sets, so the change every write makes (updated_at) moves one index entry a
+-- tag, and the rest move only when their keys change.
+CREATE TRIGGER task_tags_follow_updated AFTER UPDATE OF updated_at ON tasks
+WHEN OLD.updated_at IS NOT NEW.updated_at
+BEGIN
+    UPDATE task_tags SET updated_at = NEW.updated_at WHERE task_id = NEW.id;
+END;
+
+CREATE TRIGGER task_tags_follow_keys AFTER UPDATE OF created_at, priority, title_key, due_at,
+    due_date ON tasks
+WHEN OLD.created_at IS NOT NEW.created_at OR OLD.priority IS NOT NEW.priority
+    OR OLD.title_key IS NOT NEW.title_key OR OLD.due_at IS NOT NEW.due_at
+    OR OLD.due_date IS NOT NEW.due_date
 BEGIN
     UPDATE task_tags
-    SET created_at = NEW.created_at, updated_at = NEW.updated_at, priority = NEW.priority,
-        title_key = NEW.title_key, due_at = NEW.due_at, due_date = NEW.due_date
+    SET created_at = NEW.created_at, priority = NEW.priority, title_key = NEW.title_key,
+        due_at = NEW.due_at, due_date = NEW.due_date
     WHERE task_id = NEW.id;
 END;
 
