@@ -696,14 +696,42 @@ async fn a_walk_never_repeats_or_skips_while_others_write(backend: Backend) {
         &app,
         "alice",
         (0..1000)
-            .map(|n| json!({"title": format!("task {n:04}"), "priority": (["low", "high"][n % 2])}))
+            .map(|n| {
+                let mut task = json!({
+                    "title": format!("task {n:04}"),
+                    "priority": (["low", "high"][n % 2]),
+                    "tags": if n % 2 == 0 { json!(["t"]) } else { json!([]) },
+                });
+                // Due days and instants interleaved on the same days, and tasks without.
+                let day = 1 + n % 28;
+                match n % 3 {
+                    0 => task["due_date"] = json!(format!("2026-12-{day:02}")),
+                    1 => task["due_at"] = json!(format!("2026-12-{day:02}T{:02}:00:00Z", n % 24)),
+                    _ => {}
+                }
+                task
+            })
             .collect(),
     )
     .await;
+    // The tasks tagged `t`: every other one, in creation order.
+    let tagged: BTreeSet<i64> = initial.iter().copied().step_by(2).collect();
     // The writer deletes every third of the initial tasks and creates new ones while the
-    // reader walks in pages of 7, for each of three orders.
+    // reader walks in pages of 7, for each order (and a tag's due order).
     let deleted = std::sync::Arc::new(std::sync::Mutex::new(BTreeSet::new()));
-    for sort in ["id", "-priority", "title"] {
+    let all: BTreeSet<i64> = initial.iter().copied().collect();
+    for sort in [
+        "sort=id",
+        "sort=-priority",
+        "sort=title",
+        "sort=due",
+        "tag=t&sort=-due",
+    ] {
+        let expected = if sort.starts_with("tag=") {
+            &tagged
+        } else {
+            &all
+        };
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let writer = {
             let app = TestApp::attach(app.address.clone(), app.backend);
@@ -727,13 +755,13 @@ async fn a_walk_never_repeats_or_skips_while_others_write(backend: Backend) {
                 }
             })
         };
-        let walked = walk(&app, "alice", &format!("sort={sort}&limit=7")).await;
+        let walked = walk(&app, "alice", &format!("{sort}&limit=7")).await;
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         writer.await.unwrap();
         let seen: BTreeSet<i64> = walked.iter().copied().collect();
         assert_eq!(seen.len(), walked.len(), "no task twice ({sort})");
         let deleted = deleted.lock().unwrap().clone();
-        for id in &initial {
+        for id in expected {
             if !deleted.contains(id) {
                 assert!(
                     seen.contains(id),

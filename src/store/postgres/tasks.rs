@@ -3,7 +3,8 @@
 //! Creates and deletes are one statement each; a change to a task is one transaction that
 //! reads the row `FOR UPDATE` and writes it back. Timestamps come from the database clock.
 
-use tokio_postgres::{Row, types::ToSql};
+use deadpool_postgres::GenericClient;
+use tokio_postgres::{IsolationLevel, Row, types::ToSql};
 
 use super::{PgStore, finish};
 use crate::{
@@ -13,7 +14,7 @@ use crate::{
     },
     store::{
         NotReady, StoreError, TASK_COLUMNS, TagCount, TaskStore,
-        page::{self, Arg, Dialect, DueKey, DueKind, Group},
+        page::{self, Arg, Dialect, DueKey, DueKind, Group, PagePlan, Statement},
         row::{EditColumns, TaskRow, tag_rows},
         totals,
     },
@@ -46,8 +47,8 @@ impl GroupRows {
 }
 
 /// Run one group of a page of `owner`'s list, which still needs `need` tasks.
-async fn run_group(
-    client: &deadpool_postgres::Object,
+async fn run_group<C: GenericClient>(
+    client: &C,
     group: &Group,
     owner: &str,
     query: &PageQuery,
@@ -91,6 +92,45 @@ async fn run_group(
     ))
 }
 
+/// The count's row and the groups' rows of one page of `owner`'s list: the count and the first
+/// group go out together (pipelined on one connection), later groups only while the page is
+/// not full.
+async fn read_page<C: GenericClient>(
+    client: &C,
+    plan: &PagePlan,
+    count: &Statement,
+    owner: &str,
+    query: &PageQuery,
+) -> Result<(Row, Vec<GroupRows>), tokio_postgres::Error> {
+    let wanted = query.limit as usize + 1;
+    let count = async {
+        let stmt = client.prepare_cached(&count.sql).await?;
+        client.query_one(&stmt, &pg_args(&count.args)).await
+    };
+    let mut groups = plan.groups.iter();
+    let first = groups
+        .next()
+        .map(|group| run_group(client, group, owner, query, wanted));
+    let (count, first) = match first {
+        Some(first) => {
+            let (count, rows) = futures_util::try_join!(count, first)?;
+            (count, Some(rows))
+        }
+        None => (count.await?, None),
+    };
+    let mut results: Vec<GroupRows> = first.into_iter().collect();
+    let mut fetched: usize = results.iter().map(GroupRows::len).sum();
+    for group in groups {
+        if fetched >= wanted {
+            break;
+        }
+        let rows = run_group(client, group, owner, query, wanted - fetched).await?;
+        fetched += rows.len();
+        results.push(rows);
+    }
+    Ok((count, results))
+}
+
 /// The parameters of a list statement, as tokio-postgres takes them.
 fn pg_args(args: &[Arg]) -> Vec<&(dyn ToSql + Sync)> {
     args.iter()
@@ -103,6 +143,14 @@ fn pg_args(args: &[Arg]) -> Vec<&(dyn ToSql + Sync)> {
         })
         .collect()
 }
+
+/// The start of every statement that changes or removes an owner's (`$1`) tasks: it locks the
+/// owner's `task_counts` row first, which a create's quota check also locks first and every
+/// write's triggers update (the revision, migration 7). One order for every writer of an owner
+/// (their counter row, then task rows, then `tag_counts`) so two of them never wait on each
+/// other in a cycle; a delete would otherwise lock `tag_counts` (cascade) before `task_counts`,
+/// and a change the other way round. An owner without the row has no task to lock.
+const OWNER_FIRST: &str = "WITH owner AS MATERIALIZED (SELECT user_id FROM task_counts WHERE user_id = $1::text FOR UPDATE)";
 
 /// The database clock in epoch milliseconds (floored, like `chrono::timestamp_millis`).
 const NOW_MS: &str = "floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
@@ -311,37 +359,26 @@ impl TaskStore for PgStore {
             plan.count.clone()
         };
         let wanted = query.limit as usize + 1;
-        let client = self.client().await?;
+        // A due order's keys and the rows they pick are two statements: without one snapshot, a
+        // task deleted or moved between them would leave a hole in the page (filled from the
+        // next stretch of the order) or a cursor placed past tasks not yet listed.
+        let one_snapshot = plan.groups.iter().any(|g| matches!(g, Group::Keys(_)));
+        let mut client = self.client().await?;
         let reply = self
             .within_deadline(async {
-                // The count and the first group go out together (pipelined on one connection).
-                let count = async {
-                    let stmt = client.prepare_cached(&count.sql).await?;
-                    client.query_one(&stmt, &pg_args(&count.args)).await
-                };
-                let mut groups = plan.groups.iter();
-                let first = groups
-                    .next()
-                    .map(|group| run_group(&client, group, owner.as_str(), &query, wanted));
-                let (count, first) = match first {
-                    Some(first) => {
-                        let (count, rows) = futures_util::try_join!(count, first)?;
-                        (count, Some(rows))
-                    }
-                    None => (count.await?, None),
-                };
-                let mut results: Vec<GroupRows> = first.into_iter().collect();
-                let mut fetched: usize = results.iter().map(GroupRows::len).sum();
-                for group in groups {
-                    if fetched >= wanted {
-                        break;
-                    }
-                    let rows =
-                        run_group(&client, group, owner.as_str(), &query, wanted - fetched).await?;
-                    fetched += rows.len();
-                    results.push(rows);
+                if one_snapshot {
+                    let tx = client
+                        .build_transaction()
+                        .isolation_level(IsolationLevel::RepeatableRead)
+                        .read_only(true)
+                        .start()
+                        .await?;
+                    let page = read_page(&tx, &plan, &count, owner.as_str(), &query).await?;
+                    tx.commit().await?;
+                    Ok(page)
+                } else {
+                    read_page(&client, &plan, &count, owner.as_str(), &query).await
                 }
-                Ok((count, results))
             })
             .await;
         let (count, results) = finish(client, reply)?;
@@ -417,10 +454,11 @@ impl TaskStore for PgStore {
                 let tx = client.transaction().await?;
                 let select = tx
                     .prepare_cached(&format!(
-                        "SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2 FOR UPDATE"
+                        "{OWNER_FIRST} SELECT {TASK_COLUMNS} FROM tasks \
+                         WHERE user_id = (SELECT user_id FROM owner) AND id = $2 FOR UPDATE"
                     ))
                     .await?;
-                let Some(row) = tx.query_opt(&select, &[&id, &owner.as_str()]).await? else {
+                let Some(row) = tx.query_opt(&select, &[&owner.as_str(), &id]).await? else {
                     return Ok(None);
                 };
                 let current = match task_from_row(&row) {
@@ -542,7 +580,10 @@ impl TaskStore for PgStore {
         let reply = self
             .within_deadline(async {
                 let stmt = client
-                    .prepare_cached("DELETE FROM tasks WHERE user_id = $1 AND complete")
+                    .prepare_cached(&format!(
+                        "{OWNER_FIRST} DELETE FROM tasks WHERE user_id = (SELECT user_id FROM owner) \
+                         AND complete"
+                    ))
                     .await?;
                 client.execute(&stmt, &[&owner.as_str()]).await
             })
@@ -556,9 +597,12 @@ impl TaskStore for PgStore {
         let reply = self
             .within_deadline(async {
                 let stmt = client
-                    .prepare_cached("DELETE FROM tasks WHERE id = $1 AND user_id = $2")
+                    .prepare_cached(&format!(
+                        "{OWNER_FIRST} DELETE FROM tasks WHERE user_id = (SELECT user_id FROM owner) \
+                         AND id = $2"
+                    ))
                     .await?;
-                client.execute(&stmt, &[&id, &owner.as_str()]).await
+                client.execute(&stmt, &[&owner.as_str(), &id]).await
             })
             .await;
         match finish(client, reply)? {

@@ -9,8 +9,9 @@
 -- forgets fails); the trigger below copies every later change of them, in the writing
 -- transaction.
 --
--- Writers wait while this runs, so no row changes between the backfill and the triggers.
-LOCK TABLE tasks, task_tags IN SHARE ROW EXCLUSIVE MODE;
+-- Writers wait while this runs, so no row changes between the backfill and the triggers. The
+-- counter table first: a create locks its owner's row there before it inserts the task.
+LOCK TABLE task_counts, tasks, task_tags IN SHARE ROW EXCLUSIVE MODE;
 
 ALTER TABLE task_tags
     ADD COLUMN created_at BIGINT,
