@@ -924,6 +924,10 @@ async fn each_list_statement_reads_its_index(backend: Backend) {
         sort: Some(sort.to_owned()),
         ..ListParams::default()
     };
+    let work_by = |sort: &str| ListParams {
+        tag: vec!["work".into()],
+        ..param(sort)
+    };
     // A user's tasks in id order: SQLite keeps the table itself in that order (migration 6),
     // PostgreSQL has an index for it.
     let order_by_id = if sqlite {
@@ -968,41 +972,14 @@ async fn each_list_statement_reads_its_index(backend: Backend) {
                 ""
             }],
         ),
+        ("big", work_by("id"), vec![tags_by_id]),
         (
             "big",
-            ListParams {
-                tag: vec!["work".into()],
-                ..ListParams::default()
-            },
-            vec![tags_by_id],
-        ),
-        (
-            "big",
-            ListParams {
-                tag: vec!["work".into()],
-                sort: Some("due".into()),
-                ..ListParams::default()
-            },
+            work_by("due"),
             vec!["task_tags_due_at", "task_tags_due_date", tags_by_id],
         ),
-        (
-            "big",
-            ListParams {
-                tag: vec!["work".into()],
-                sort: Some("-title".into()),
-                ..ListParams::default()
-            },
-            vec!["task_tags_title"],
-        ),
-        (
-            "big",
-            ListParams {
-                tag: vec!["work".into()],
-                sort: Some("updated_at".into()),
-                ..ListParams::default()
-            },
-            vec!["task_tags_updated"],
-        ),
+        ("big", work_by("-title"), vec!["task_tags_title"]),
+        ("big", work_by("updated_at"), vec!["task_tags_updated"]),
     ];
     for (owner, params, indexes) in cases {
         let owner = UserId::new(owner);

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::support::{
     Backend, PgSchema, TestApp, app::TestDb, assert_error, assert_json, every_backend,
-    spawn_or_skip, test_settings,
+    pg::record_migrations, spawn_or_skip, test_settings,
 };
 
 /// Create `n` tasks for `user`, asserting each is 201.
@@ -253,17 +253,7 @@ async fn the_quota_counts_the_tasks_of_a_database_written_before_the_counter_exi
             for sql in POSTGRES_SCHEMA {
                 client.batch_execute(sql).await.unwrap();
             }
-            client
-                .batch_execute(
-                    "CREATE TABLE todo_schema_migrations (\
-                       version     INTEGER     PRIMARY KEY, \
-                       description TEXT        NOT NULL, \
-                       applied_at  TIMESTAMPTZ NOT NULL DEFAULT now()); \
-                     INSERT INTO todo_schema_migrations (version, description) \
-                     VALUES (1, 'create tasks'), (2, 'task model: priority, tags, due, recurrence')",
-                )
-                .await
-                .unwrap();
+            record_migrations(&client, 2).await;
             for user in OLD_ROWS {
                 client.execute(INSERT_OLD, &[&user]).await.unwrap();
             }

@@ -13,7 +13,7 @@ use todo_api::config::Settings;
 
 use crate::support::{
     Backend, PgSchema, TestApp, app::TestDb, assert_json, assert_task_model, every_backend,
-    process::todo_api_async, test_settings,
+    pg::record_migrations, process::todo_api_async, test_settings,
 };
 
 /// The schema of the previous release, exactly as it created it.
@@ -134,16 +134,7 @@ fn seed_sqlite_schema_1(path: &Path) {
 async fn seed_postgres_schema_1(schema: &PgSchema) {
     let client = schema.connect().await;
     client.batch_execute(POSTGRES_SCHEMA_1).await.unwrap();
-    client
-        .batch_execute(
-            "CREATE TABLE todo_schema_migrations (\
-               version     INTEGER     PRIMARY KEY, \
-               description TEXT        NOT NULL, \
-               applied_at  TIMESTAMPTZ NOT NULL DEFAULT now()); \
-             INSERT INTO todo_schema_migrations (version, description) VALUES (1, 'create tasks')",
-        )
-        .await
-        .unwrap();
+    record_migrations(&client, 1).await;
     for old in &OLD_TASKS {
         client
             .execute(
@@ -355,6 +346,36 @@ const V2_TASKS: [(&str, &str, Option<&str>, &[&str]); 4] = [
     ("bob", "äpfel too", None, &[]),
 ];
 
+/// The `task_tags` rows of task `id` as releases before schema version 7 wrote them: tag,
+/// task and spelling only.
+fn sqlite_old_tag_rows(conn: &rusqlite::Connection, user: &str, id: i64, tags: &[&str]) {
+    for tag in tags {
+        conn.execute(
+            "INSERT INTO task_tags (user_id, tag_key, task_id, name) VALUES (?1, ?2, ?3, ?4)",
+            rusqlite::params![user, tag.to_lowercase(), id, tag],
+        )
+        .unwrap();
+    }
+}
+
+/// `sqlite_old_tag_rows` on PostgreSQL.
+async fn postgres_old_tag_rows(
+    client: &tokio_postgres::Client,
+    user: &str,
+    id: i64,
+    tags: &[&str],
+) {
+    for tag in tags {
+        client
+            .execute(
+                "INSERT INTO task_tags (user_id, tag_key, task_id, name) VALUES ($1, $2, $3, $4)",
+                &[&user, &tag.to_lowercase(), &id, tag],
+            )
+            .await
+            .unwrap();
+    }
+}
+
 /// A database of `backend` as the previous release left it: schema version 2 with `V2_TASKS`
 /// and their `task_tags` rows.
 async fn schema_2_database(backend: Backend) -> Option<(Settings, TestDb)> {
@@ -391,13 +412,7 @@ async fn schema_2_database(backend: Backend) -> Option<(Settings, TestDb)> {
                     ],
                 )
                 .unwrap();
-                for tag in V2_TASKS[n].3 {
-                    conn.execute(
-                        "INSERT INTO task_tags (user_id, tag_key, task_id, name) VALUES (?1, ?2, ?3, ?4)",
-                        rusqlite::params![user, tag.to_lowercase(), n as i64 + 1, tag],
-                    )
-                    .unwrap();
-                }
+                sqlite_old_tag_rows(&conn, user, n as i64 + 1, V2_TASKS[n].3);
             }
             Some((
                 test_settings(path.display().to_string()),
@@ -409,17 +424,7 @@ async fn schema_2_database(backend: Backend) -> Option<(Settings, TestDb)> {
             let client = schema.connect().await;
             client.batch_execute(POSTGRES_SCHEMA_1).await.unwrap();
             client.batch_execute(POSTGRES_SCHEMA_2).await.unwrap();
-            client
-                .batch_execute(
-                    "CREATE TABLE todo_schema_migrations (\
-                       version     INTEGER     PRIMARY KEY, \
-                       description TEXT        NOT NULL, \
-                       applied_at  TIMESTAMPTZ NOT NULL DEFAULT now()); \
-                     INSERT INTO todo_schema_migrations (version, description) VALUES \
-                       (1, 'create tasks'), (2, 'task model: priority, tags, due, recurrence')",
-                )
-                .await
-                .unwrap();
+            record_migrations(&client, 2).await;
             for (n, (user, title, description, tags)) in rows.iter().enumerate() {
                 let at = 1_700_000_000_000_i64 + n as i64;
                 client
@@ -429,16 +434,7 @@ async fn schema_2_database(backend: Backend) -> Option<(Settings, TestDb)> {
                     )
                     .await
                     .unwrap();
-                for tag in V2_TASKS[n].3 {
-                    client
-                        .execute(
-                            "INSERT INTO task_tags (user_id, tag_key, task_id, name) \
-                             VALUES ($1, $2, $3, $4)",
-                            &[user, &tag.to_lowercase(), &(n as i64 + 1), tag],
-                        )
-                        .await
-                        .unwrap();
-                }
+                postgres_old_tag_rows(&client, user, n as i64 + 1, V2_TASKS[n].3).await;
             }
             Some((test_settings(schema.url.clone()), TestDb::Postgres(schema)))
         }
@@ -695,14 +691,7 @@ async fn schema_6_database(backend: Backend) -> Option<(Settings, TestDb)> {
                     ],
                 )
                 .unwrap();
-                for tag in *tags {
-                    conn.execute(
-                        "INSERT INTO task_tags (user_id, tag_key, task_id, name) \
-                         VALUES (?1, ?2, ?3, ?4)",
-                        rusqlite::params![user, tag.to_lowercase(), id, tag],
-                    )
-                    .unwrap();
-                }
+                sqlite_old_tag_rows(&conn, user, id, tags);
             }
             Some((
                 test_settings(path.display().to_string()),
@@ -717,21 +706,7 @@ async fn schema_6_database(backend: Backend) -> Option<(Settings, TestDb)> {
             for step in POSTGRES_SCHEMA_3_TO_6 {
                 client.batch_execute(step).await.unwrap();
             }
-            client
-                .batch_execute(
-                    "CREATE TABLE todo_schema_migrations (\
-                       version     INTEGER     PRIMARY KEY, \
-                       description TEXT        NOT NULL, \
-                       applied_at  TIMESTAMPTZ NOT NULL DEFAULT now()); \
-                     INSERT INTO todo_schema_migrations (version, description) VALUES \
-                       (1, 'create tasks'), (2, 'task model: priority, tags, due, recurrence'), \
-                       (3, 'list indexes and trigram search'), \
-                       (4, 'task counts for the per-user quota'), \
-                       (5, 'health probe: one row the readiness check updates'), \
-                       (6, 'search index scoped to the owner')",
-                )
-                .await
-                .unwrap();
+            record_migrations(&client, 6).await;
             let sql = insert_task(1, &|i| {
                 let cast = match i {
                     1 | 4 | 7 => "bigint",
@@ -754,16 +729,7 @@ async fn schema_6_database(backend: Backend) -> Option<(Settings, TestDb)> {
                     )
                     .await
                     .unwrap();
-                for tag in *tags {
-                    client
-                        .execute(
-                            "INSERT INTO task_tags (user_id, tag_key, task_id, name) \
-                             VALUES ($1, $2, $3, $4)",
-                            &[user, &tag.to_lowercase(), &id, tag],
-                        )
-                        .await
-                        .unwrap();
-                }
+                postgres_old_tag_rows(&client, user, id, tags).await;
             }
             client
                 .batch_execute("SELECT setval(pg_get_serial_sequence('tasks', 'id'), 5)")

@@ -104,6 +104,38 @@ impl PgSchema {
     }
 }
 
+/// The descriptions of the released PostgreSQL migrations, version 1 first, as the migrator
+/// records them.
+const RELEASED_MIGRATIONS: [&str; 6] = [
+    "create tasks",
+    "task model: priority, tags, due, recurrence",
+    "list indexes and trigram search",
+    "task counts for the per-user quota",
+    "health probe: one row the readiness check updates",
+    "search index scoped to the owner",
+];
+
+/// The migrations table of a schema that a release knowing the first `versions` migrations
+/// left, recorded through `client`.
+pub async fn record_migrations(client: &tokio_postgres::Client, versions: usize) {
+    let rows: Vec<String> = RELEASED_MIGRATIONS[..versions]
+        .iter()
+        .enumerate()
+        .map(|(n, description)| format!("({}, '{description}')", n + 1))
+        .collect();
+    client
+        .batch_execute(&format!(
+            "CREATE TABLE todo_schema_migrations (\
+               version     INTEGER     PRIMARY KEY, \
+               description TEXT        NOT NULL, \
+               applied_at  TIMESTAMPTZ NOT NULL DEFAULT now()); \
+             INSERT INTO todo_schema_migrations (version, description) VALUES {}",
+            rows.join(", ")
+        ))
+        .await
+        .unwrap();
+}
+
 /// Install pg_trgm and btree_gin in `public` (once per database, whichever test comes first),
 /// as an operator would: the server's migrations then find them there. Left to the migrations,
 /// they would be created in the first test's schema and dropped with it, taking the other
