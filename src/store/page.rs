@@ -52,7 +52,7 @@ pub(super) struct Statement {
 pub(super) struct PagePlan {
     pub count: Statement,
     /// Whether the count reads the matches themselves, not a counter row: its total is worth
-    /// keeping while the owner's revision holds (`revised_count`, `store::totals`).
+    /// keeping while the owner's revision holds (`store::totals`).
     pub count_reads_matches: bool,
     pub groups: Vec<Group>,
 }
@@ -79,6 +79,19 @@ pub(super) fn revised_count(
             count.sql
         ),
         args: b.args,
+    }
+}
+
+/// `count` (the statement of a plan whose count reads no match) in the same row shape as
+/// `revised_count`'s: (NULL, total).
+pub(super) fn unrevised_count(dialect: Dialect, count: &Statement) -> Statement {
+    let null = match dialect {
+        Dialect::Sqlite => "NULL",
+        Dialect::Postgres => "NULL::bigint",
+    };
+    Statement {
+        sql: format!("SELECT {null}, ({})", count.sql),
+        args: count.args.clone(),
     }
 }
 

@@ -13,7 +13,7 @@ use quick_cache::sync::Cache;
 
 use super::{
     StoreError,
-    page::{Arg, Statement},
+    page::{self, Arg, Dialect, PagePlan, Statement},
 };
 
 /// Totals kept at most; an entry is a count statement (~0.5 KiB).
@@ -28,9 +28,9 @@ struct CountKey {
 
 /// A total at the owner's revision it was counted at.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Counted {
-    pub revision: i64,
-    pub total: i64,
+struct Counted {
+    revision: i64,
+    total: i64,
 }
 
 /// Totals by count statement, bounded (the least used go first).
@@ -43,44 +43,59 @@ impl Default for Totals {
 }
 
 impl Totals {
-    /// The total last counted by `count`, if any.
-    pub(super) fn get(&self, count: &Statement) -> Option<Counted> {
-        self.0.get(&CountKey {
-            sql: count.sql.clone(),
-            args: count.args.clone(),
-        })
+    /// Start reading the total of `plan`, a page of `owner`'s list: the statement to run,
+    /// whose one row (revision, counted) `settle` turns into the total.
+    pub(super) fn read(&self, dialect: Dialect, owner: &str, plan: &PagePlan) -> TotalRead {
+        if !plan.count_reads_matches {
+            return TotalRead {
+                statement: page::unrevised_count(dialect, &plan.count),
+                key: None,
+                cached: None,
+            };
+        }
+        let key = CountKey {
+            sql: plan.count.sql.clone(),
+            args: plan.count.args.clone(),
+        };
+        let cached = self.0.get(&key);
+        TotalRead {
+            statement: page::revised_count(dialect, owner, &plan.count, cached.map(|c| c.revision)),
+            key: Some(key),
+            cached,
+        }
     }
 
-    /// Keep the total `count` found at `revision`.
-    pub(super) fn put(&self, count: &Statement, counted: Counted) {
-        self.0.insert(
-            CountKey {
-                sql: count.sql.clone(),
-                args: count.args.clone(),
-            },
-            counted,
-        );
+    /// The total from the row of `read`'s statement: the count (kept for next time when it
+    /// came with the owner's revision), or the kept total when the revision still held and
+    /// the count was skipped.
+    pub(super) fn settle(
+        &self,
+        read: TotalRead,
+        revision: Option<i64>,
+        counted: Option<i64>,
+    ) -> Result<i64, StoreError> {
+        match (counted, revision, read.cached) {
+            (Some(total), Some(revision), _) => {
+                if let Some(key) = read.key {
+                    self.0.insert(key, Counted { revision, total });
+                }
+                Ok(total)
+            }
+            (Some(total), None, _) => Ok(total),
+            (None, Some(revision), Some(cached)) if cached.revision == revision => Ok(cached.total),
+            _ => Err(StoreError::Internal(
+                "a list's count was skipped without a total to reuse".into(),
+            )),
+        }
     }
 }
 
-/// The total of a list from its revised count's row (`revision`, `counted`): the count, kept
-/// for next time, or the cached total when the count was skipped because the revision held.
-pub(super) fn settle(
-    totals: &Totals,
-    count: &Statement,
+/// A list's total being read (`Totals::read`).
+pub(super) struct TotalRead {
+    /// Rows of (revision or NULL, total or NULL).
+    pub statement: Statement,
+    /// The plan's count, when its total is kept.
+    key: Option<CountKey>,
+    /// The total kept for it, if any.
     cached: Option<Counted>,
-    revision: Option<i64>,
-    counted: Option<i64>,
-) -> Result<i64, StoreError> {
-    match (counted, revision, cached) {
-        (Some(total), Some(revision), _) => {
-            totals.put(count, Counted { revision, total });
-            Ok(total)
-        }
-        (Some(total), None, _) => Ok(total),
-        (None, Some(revision), Some(cached)) if cached.revision == revision => Ok(cached.total),
-        _ => Err(StoreError::Internal(
-            "a list's count was skipped without a total to reuse".into(),
-        )),
-    }
 }

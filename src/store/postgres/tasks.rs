@@ -16,7 +16,6 @@ use crate::{
         NotReady, StoreError, TASK_COLUMNS, TagCount, TaskStore,
         page::{self, Arg, Dialect, DueKey, DueKind, Group, PagePlan, Statement},
         row::{EditColumns, TaskRow, tag_rows},
-        totals,
     },
 };
 
@@ -344,20 +343,7 @@ impl TaskStore for PgStore {
     #[tracing::instrument(name = "postgres.list", skip_all)]
     async fn list(&self, owner: &UserId, query: PageQuery) -> Result<TaskPage, StoreError> {
         let plan = page::plan(Dialect::Postgres, owner.as_str(), &query, TASK_COLUMNS);
-        let cached = plan
-            .count_reads_matches
-            .then(|| self.totals.get(&plan.count))
-            .flatten();
-        let count = if plan.count_reads_matches {
-            page::revised_count(
-                Dialect::Postgres,
-                owner.as_str(),
-                &plan.count,
-                cached.map(|c| c.revision),
-            )
-        } else {
-            plan.count.clone()
-        };
+        let read = self.totals.read(Dialect::Postgres, owner.as_str(), &plan);
         let wanted = query.limit as usize + 1;
         // A due order's keys and the rows they pick are two statements: without one snapshot, a
         // task deleted or moved between them would leave a hole in the page (filled from the
@@ -373,26 +359,17 @@ impl TaskStore for PgStore {
                         .read_only(true)
                         .start()
                         .await?;
-                    let page = read_page(&tx, &plan, &count, owner.as_str(), &query).await?;
+                    let page =
+                        read_page(&tx, &plan, &read.statement, owner.as_str(), &query).await?;
                     tx.commit().await?;
                     Ok(page)
                 } else {
-                    read_page(&client, &plan, &count, owner.as_str(), &query).await
+                    read_page(&client, &plan, &read.statement, owner.as_str(), &query).await
                 }
             })
             .await;
         let (count, results) = finish(client, reply)?;
-        let total = if plan.count_reads_matches {
-            totals::settle(
-                &self.totals,
-                &plan.count,
-                cached,
-                count.get(0),
-                count.get(1),
-            )?
-        } else {
-            count.get(0)
-        };
+        let total = self.totals.settle(read, count.get(0), count.get(1))?;
         let mut tasks = Vec::new();
         for rows in results {
             page::extend_page(&mut tasks, rows.into_tasks()?);

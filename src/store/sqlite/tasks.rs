@@ -19,7 +19,6 @@ use crate::{
         NotReady, StoreError, TASK_COLUMNS, TagCount, TaskStore,
         page::{self, Arg, Dialect, DueKey, DueKind, Group, KeyStatement},
         row::{EditColumns, TaskRow, tag_rows},
-        totals,
     },
 };
 
@@ -240,28 +239,16 @@ impl TaskStore for SqliteStore {
             let plan = page::plan(Dialect::Sqlite, owner.as_str(), &query, TASK_COLUMNS);
             // One read transaction: the count and the page see the same snapshot.
             let tx = conn.unchecked_transaction().map_err(map_error)?;
-            let total = if plan.count_reads_matches {
-                let cached = totals.get(&plan.count);
-                let count = page::revised_count(
-                    Dialect::Sqlite,
-                    owner.as_str(),
-                    &plan.count,
-                    cached.map(|c| c.revision),
-                );
-                let (revision, counted): (Option<i64>, Option<i64>) = tx
-                    .prepare_cached(&count.sql)
-                    .and_then(|mut stmt| {
-                        stmt.query_row(sqlite_args(&count.args), |r| Ok((r.get(0)?, r.get(1)?)))
+            let read = totals.read(Dialect::Sqlite, owner.as_str(), &plan);
+            let (revision, counted) = tx
+                .prepare_cached(&read.statement.sql)
+                .and_then(|mut stmt| {
+                    stmt.query_row(sqlite_args(&read.statement.args), |r| {
+                        Ok((r.get(0)?, r.get(1)?))
                     })
-                    .map_err(map_error)?;
-                totals::settle(&totals, &plan.count, cached, revision, counted)?
-            } else {
-                tx.prepare_cached(&plan.count.sql)
-                    .and_then(|mut stmt| {
-                        stmt.query_row(sqlite_args(&plan.count.args), |r| r.get(0))
-                    })
-                    .map_err(map_error)?
-            };
+                })
+                .map_err(map_error)?;
+            let total = totals.settle(read, revision, counted)?;
             let wanted = query.limit as usize + 1;
             let mut tasks = Vec::new();
             for group in &plan.groups {
