@@ -10,6 +10,7 @@ pub mod response;
 pub mod rfc3339;
 pub mod schemas;
 pub mod security;
+pub mod task_json;
 pub mod tasks;
 
 use std::{collections::HashMap, sync::Arc};

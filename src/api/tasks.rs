@@ -18,7 +18,7 @@ use super::{
     body::JsonBody,
     error::ApiError,
     list_query::{Deferred, TaskSort, shown},
-    response::JsonResponse,
+    response::{DirectJsonResponse, JsonResponse},
     schemas::{
         DeletedTasks, Nullable, Priority, TagCount, TagList, Task, TaskCreate, TaskList,
         TaskReplace, TaskUpdate,
@@ -54,7 +54,7 @@ pub enum ListTasksResponse {
     /// One page of the caller's tasks that match the filters, in the requested order.
     #[oai(status = 200)]
     Ok(
-        JsonResponse<TaskList>,
+        DirectJsonResponse<TaskList>,
         /// The next page (RFC 8288), when there is one:
         /// `</api/{user_id}/tasks?...&cursor=...>; rel="next"`.
         #[oai(header = "Link")]
@@ -74,7 +74,7 @@ pub enum CreateTaskResponse {
     /// The task was created.
     #[oai(status = 201)]
     Created(
-        JsonResponse<Task>,
+        DirectJsonResponse<Task>,
         /// The new task's URL.
         #[oai(header = "Location")]
         String,
@@ -85,7 +85,7 @@ pub enum CreateTaskResponse {
 pub enum TaskResponse {
     /// The task.
     #[oai(status = 200)]
-    Ok(JsonResponse<Task>),
+    Ok(DirectJsonResponse<Task>),
 }
 
 #[derive(ApiResponse)]
@@ -192,7 +192,7 @@ impl<S: TaskStore> TasksApi<S> {
         });
         let tasks: Vec<Task> = page.tasks.into_iter().map(Task::from).collect();
         Ok(ListTasksResponse::Ok(
-            JsonResponse(TaskList {
+            DirectJsonResponse(TaskList {
                 count: i64::try_from(tasks.len()).unwrap_or(i64::MAX),
                 tasks,
                 total: page.total,
@@ -253,7 +253,7 @@ impl<S: TaskStore> TasksApi<S> {
         let task = self.tasks.create(&owner, new_task).await?;
         let location = format!("/api/{}/tasks/{}", percent_encode(owner.as_str()), task.id);
         Ok(CreateTaskResponse::Created(
-            JsonResponse(task.into()),
+            DirectJsonResponse(task.into()),
             location,
         ))
     }
@@ -276,7 +276,7 @@ impl<S: TaskStore> TasksApi<S> {
     ) -> Result<TaskResponse> {
         let owner = auth.owner(&self.verifier, &user_id).await?;
         let task = self.tasks.get(&owner, task_id.0).await?;
-        Ok(TaskResponse::Ok(JsonResponse(task.into())))
+        Ok(TaskResponse::Ok(DirectJsonResponse(task.into())))
     }
 
     /// Replace a task
@@ -299,7 +299,7 @@ impl<S: TaskStore> TasksApi<S> {
         let owner = auth.owner(&self.verifier, &user_id).await?;
         let replacement = body.parse(self.max_body_bytes).await?;
         let task = self.tasks.replace(&owner, task_id.0, replacement).await?;
-        Ok(TaskResponse::Ok(JsonResponse(task.into())))
+        Ok(TaskResponse::Ok(DirectJsonResponse(task.into())))
     }
 
     /// Update a task
@@ -322,7 +322,7 @@ impl<S: TaskStore> TasksApi<S> {
         let owner = auth.owner(&self.verifier, &user_id).await?;
         let changes = body.parse(self.max_body_bytes).await?;
         let task = self.tasks.update(&owner, task_id.0, changes).await?;
-        Ok(TaskResponse::Ok(JsonResponse(task.into())))
+        Ok(TaskResponse::Ok(DirectJsonResponse(task.into())))
     }
 
     /// Toggle completion
@@ -343,7 +343,7 @@ impl<S: TaskStore> TasksApi<S> {
     ) -> Result<TaskResponse> {
         let owner = auth.owner(&self.verifier, &user_id).await?;
         let task = self.tasks.toggle_complete(&owner, task_id.0).await?;
-        Ok(TaskResponse::Ok(JsonResponse(task.into())))
+        Ok(TaskResponse::Ok(DirectJsonResponse(task.into())))
     }
 
     /// Delete a task
