@@ -11,8 +11,7 @@ use rstest_reuse::apply;
 use serde_json::{Value, json};
 
 use crate::support::{
-    Backend, TestApp, app::TestDb, assert_error, assert_json, assert_validation, every_backend,
-    spawn_or_skip,
+    Backend, TestApp, assert_error, assert_json, assert_validation, every_backend, spawn_or_skip,
 };
 
 /// These tests make hundreds of requests as one user in a few seconds: the request budget
@@ -864,46 +863,31 @@ async fn clear_completed_deletes_only_the_users_complete_tasks(backend: Backend)
 /// seventh tagged `work`, written straight into the database, then statistics gathered, so the
 /// planner chooses as it would on a real database.
 async fn seed_for_plans(app: &TestApp) {
-    match &app.db {
-        Some(TestDb::Sqlite(_)) => {
-            let conn = rusqlite::Connection::open(app.sqlite_path()).unwrap();
-            conn.execute_batch(
-                "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 50000) \
-                 INSERT INTO tasks (id, user_id, title, title_key, search_text, complete, \
-                   created_at, updated_at, priority, due_at, due_date) \
-                 SELECT x, CASE WHEN x % 100 = 1 THEN 'mid' WHEN x % 10 = 0 THEN 'big' ELSE 'u' || (x % 50) END, 'task ' || x, 'task ' || x, 'task ' || x, x % 2, x, x, \
-                   x % 4, CASE WHEN x % 3 = 0 THEN 1700000000000 + x END, \
-                   CASE WHEN x % 3 = 1 THEN printf('2026-12-%02d', 1 + x % 28) END FROM n; \
-                 INSERT INTO task_tags (user_id, tag_key, task_id, name, created_at, updated_at, \
-                   priority, title_key, due_at, due_date) \
-                   SELECT user_id, 'work', id, 'work', created_at, updated_at, priority, \
-                   title_key, due_at, due_date FROM tasks WHERE id % 7 = 0; \
-                 ANALYZE;",
-            )
-            .unwrap();
-        }
-        Some(TestDb::Postgres(schema)) => {
-            schema
-                .connect()
-                .await
-                .batch_execute(
-                    "INSERT INTO tasks (user_id, title, title_key, search_text, complete, \
-                       created_at, updated_at, priority, due_at, due_date) \
-                     SELECT CASE WHEN x % 100 = 1 THEN 'mid' WHEN x % 10 = 0 THEN 'big' ELSE 'u' || (x % 50) END, 'task ' || x, 'task ' || x, 'task ' || x, x % 2 = 1, \
-                       x, x, x % 4, CASE WHEN x % 3 = 0 THEN 1700000000000 + x END, \
-                       CASE WHEN x % 3 = 1 THEN '2026-12-' || lpad((1 + x % 28)::text, 2, '0') END \
-                     FROM generate_series(1, 50000) AS x; \
-                     INSERT INTO task_tags (user_id, tag_key, task_id, name, created_at, updated_at, \
-                       priority, title_key, due_at, due_date) \
-                       SELECT user_id, 'work', id, 'work', created_at, updated_at, priority, \
-                       title_key, due_at, due_date FROM tasks WHERE id % 7 = 0; \
-                     ANALYZE tasks; ANALYZE task_tags;",
-                )
-                .await
-                .unwrap();
-        }
-        None => unreachable!("a spawned app has a database"),
-    }
+    app.execute_batch(
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 50000) \
+         INSERT INTO tasks (id, user_id, title, title_key, search_text, complete, \
+           created_at, updated_at, priority, due_at, due_date) \
+         SELECT x, CASE WHEN x % 100 = 1 THEN 'mid' WHEN x % 10 = 0 THEN 'big' ELSE 'u' || (x % 50) END, 'task ' || x, 'task ' || x, 'task ' || x, x % 2, x, x, \
+           x % 4, CASE WHEN x % 3 = 0 THEN 1700000000000 + x END, \
+           CASE WHEN x % 3 = 1 THEN printf('2026-12-%02d', 1 + x % 28) END FROM n; \
+         INSERT INTO task_tags (user_id, tag_key, task_id, name, created_at, updated_at, \
+           priority, title_key, due_at, due_date) \
+           SELECT user_id, 'work', id, 'work', created_at, updated_at, priority, \
+           title_key, due_at, due_date FROM tasks WHERE id % 7 = 0; \
+         ANALYZE;",
+        "INSERT INTO tasks (user_id, title, title_key, search_text, complete, \
+           created_at, updated_at, priority, due_at, due_date) \
+         SELECT CASE WHEN x % 100 = 1 THEN 'mid' WHEN x % 10 = 0 THEN 'big' ELSE 'u' || (x % 50) END, 'task ' || x, 'task ' || x, 'task ' || x, x % 2 = 1, \
+           x, x, x % 4, CASE WHEN x % 3 = 0 THEN 1700000000000 + x END, \
+           CASE WHEN x % 3 = 1 THEN '2026-12-' || lpad((1 + x % 28)::text, 2, '0') END \
+         FROM generate_series(1, 50000) AS x; \
+         INSERT INTO task_tags (user_id, tag_key, task_id, name, created_at, updated_at, \
+           priority, title_key, due_at, due_date) \
+           SELECT user_id, 'work', id, 'work', created_at, updated_at, priority, \
+           title_key, due_at, due_date FROM tasks WHERE id % 7 = 0; \
+         ANALYZE tasks; ANALYZE task_tags;",
+    )
+    .await;
 }
 
 #[apply(every_backend)]
@@ -1121,29 +1105,14 @@ async fn a_filtered_total_is_reused_while_its_owner_revision_holds(backend: Back
     // Change a task's text behind the service's back, without its triggers: the revision does
     // not move, so the service answers with the total it counted (the page itself is read
     // again). The next write through the service counts again.
-    match &app.db {
-        Some(TestDb::Sqlite(_)) => {
-            let conn = rusqlite::Connection::open(app.sqlite_path()).unwrap();
-            conn.execute_batch(
-                "INSERT INTO task_search (task_search, rowid, search_text) \
-                 SELECT 'delete', (owner_no << 36) | 1, 'invoice a' \
-                 FROM task_owners WHERE user_id = 'alice'",
-            )
-            .unwrap();
-        }
-        Some(TestDb::Postgres(schema)) => {
-            schema
-                .connect()
-                .await
-                .batch_execute(
-                    "SET session_replication_role = replica; \
-                     UPDATE tasks SET search_text = 'renamed' WHERE id = 1",
-                )
-                .await
-                .unwrap();
-        }
-        None => unreachable!("a spawned app has a database"),
-    }
+    app.execute_batch(
+        "INSERT INTO task_search (task_search, rowid, search_text) \
+         SELECT 'delete', (owner_no << 36) | 1, 'invoice a' \
+         FROM task_owners WHERE user_id = 'alice'",
+        "SET session_replication_role = replica; \
+         UPDATE tasks SET search_text = 'renamed' WHERE id = 1",
+    )
+    .await;
     let (_, body) = list(&app, "alice", "q=invoice").await;
     assert_eq!(body["total"], 2, "the kept total");
     assert_eq!(body["count"], 1, "the page is read again");

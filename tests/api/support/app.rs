@@ -159,6 +159,24 @@ impl TestApp {
         }
     }
 
+    /// Run SQL straight against this server's database, behind the service's back: `sqlite` on
+    /// a SQLite server, `postgres` on a PostgreSQL one (each a batch of statements).
+    pub async fn execute_batch(&self, sqlite: &str, postgres: &str) {
+        match &self.db {
+            Some(TestDb::Sqlite(_)) => rusqlite::Connection::open(self.sqlite_path())
+                .unwrap()
+                .execute_batch(sqlite)
+                .unwrap(),
+            Some(TestDb::Postgres(schema)) => schema
+                .connect()
+                .await
+                .batch_execute(postgres)
+                .await
+                .unwrap(),
+            None => unreachable!("a spawned app has a database"),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
