@@ -113,7 +113,11 @@ impl<E: Endpoint> Endpoint for RateLimited<E> {
             .as_deref()
             .filter(|_| is_limited(req.uri().path()))
         else {
-            return self.inner.call(req).await.map(IntoResponse::into_response);
+            // Boxed: the routes' future is ~10 KB, and every layer above that holds it by
+            // value copies all of it when it is made and moved (see specs/performance.md).
+            return Box::pin(self.inner.call(req))
+                .await
+                .map(IntoResponse::into_response);
         };
         let verification = match bearer_token(&req) {
             Some(token) => {
@@ -157,7 +161,7 @@ impl<E: Endpoint> Endpoint for RateLimited<E> {
             }
             return Ok(refusal);
         }
-        let call = self.inner.call(req);
+        let call = Box::pin(self.inner.call(req)); // boxed, as above
         let mut resp = match verification {
             Some((token, outcome)) => verified::scope(token, outcome, call).await,
             None => call.await,
