@@ -2,18 +2,19 @@
 # Instructions per request: run the release server under valgrind's callgrind with the given
 # settings, seed 100 tasks, zero the counters, send exactly 1,000 GETs of one task, 200 lists of
 # all 100 (the default page) and 500 creates (curl, one keep-alive connection per 100 requests),
-# and print the instructions executed per request. Unlike requests/s on a shared machine, the count hardly depends on the machine's load
-# (repeats agree within ~1%: timing still changes how writes are batched), so it can compare two
-# settings to a few percent. It counts user-space instructions only: not the kernel's work in
-# system calls, nor cache misses or waiting.
+# and print the instructions executed per request. Unlike requests/s on a shared machine, the
+# count hardly depends on the machine's load (repeats agree within ~1%: timing still changes how
+# writes are batched), so it can compare two settings to a few percent. It counts user-space
+# instructions only: not the kernel's work in system calls, nor cache misses or waiting.
 #
 #   bash bench/instructions.sh "TODO_METRICS__ENABLED=false TODO_SERVER__REQUEST_IDS=false" ...
 #
 # Each argument is one variant (space-separated VAR=value server settings; "" for the settings as
 # they are). A word server=PATH runs that binary instead of $BENCH_SERVER for its variant, to
-# compare two builds: bash bench/instructions.sh server=/tmp/before server=/tmp/after Needs valgrind (callgrind_control) and curl; takes ~40 s per variant. Rate limiting
-# is off unless a variant sets TODO_RATE_LIMIT__ENABLED=true (one client exceeds every default
-# budget). Not part of `cargo test`.
+# compare two builds: bash bench/instructions.sh server=/tmp/before server=/tmp/after
+# Needs valgrind (callgrind_control) and curl; takes ~40 s per variant. Rate limiting is off
+# unless a variant sets TODO_RATE_LIMIT__ENABLED=true (one client exceeds every default budget).
+# Not part of `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
