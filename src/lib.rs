@@ -22,6 +22,8 @@ pub mod mcp;
 pub mod metrics;
 /// Request budgets per token subject and per client address, and where they are checked.
 pub mod rate_limit;
+/// The request log middleware: one line and one metrics sample per request, under its route.
+pub mod request_log;
 /// The HTTP/1.1 server: accept loop, connection cap, timeouts, header limit, graceful shutdown,
 /// JSON answers to protocol errors.
 pub mod server;
@@ -33,3 +35,6 @@ pub mod store;
 pub mod tasks;
 /// Logging setup.
 pub mod telemetry;
+/// The JSON every front door reads and writes: schemas, errors, response writers, the field
+/// reader, request ids.
+pub mod wire;

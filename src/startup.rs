@@ -11,28 +11,27 @@ use std::{
 };
 
 use poem::{
-    Endpoint, EndpointExt, IntoResponse, Request, Response, Route,
+    EndpointExt, IntoResponse, Response, Route,
     endpoint::BoxEndpoint,
-    http::HeaderValue,
     middleware::{CatchPanic, Cors},
 };
-use poem_openapi::OperationId;
 use tokio::net::TcpListener;
-use tracing::Instrument;
 
 use crate::{
-    api::{self, RouteTemplates, error::render, request_id},
+    api,
     auth::{AuthPolicy, TokenVerifier, jwks},
     config::{self, ConfigError, Settings},
-    mcp::{self, LoggedRoute},
-    metrics::{self, Metrics, MetricsEndpoint, RequestLabels},
+    mcp,
+    metrics::{self, Metrics, MetricsEndpoint},
     rate_limit::{self, RateLimit, RateLimits},
+    request_log,
     server::{self, ConnectionLimits},
     store::{
         self, AnyStore, OpenError, SqliteStore, TaskStore,
         sqlite::integrity::{self, CheckDepth, Integrity},
     },
     tasks::TaskService,
+    wire::error::{ApiError, render},
 };
 
 /// Why the application could not start.
@@ -244,13 +243,13 @@ pub fn build_app<S: TaskStore>(
             "x-request-id",
         ])
         .max_age(600);
-    let templates = Arc::new(RouteTemplates::of::<S>());
+    let templates = Arc::new(api::route_templates::<S>());
     let request_ids = settings.server.request_ids;
 
     routes
         .with(CatchPanic::new().with_handler(|_| {
             tracing::error!("a request handler panicked");
-            IntoResponse::into_response(api::error::ApiError::internal())
+            IntoResponse::into_response(ApiError::internal())
         }))
         .catch_all_error(|err| async move { render(err) })
         // Inside CORS (a refusal still carries CORS headers; preflights are never counted) and
@@ -260,7 +259,7 @@ pub fn build_app<S: TaskStore>(
         // origin when given none).
         .with_if(!settings.server.cors_origins.is_empty(), cors)
         .around(move |next, req| {
-            log_request(next, req, templates.clone(), metrics.clone(), request_ids)
+            request_log::log_request(next, req, templates.clone(), metrics.clone(), request_ids)
         })
         .map_to_response()
         .boxed()
@@ -287,75 +286,6 @@ fn token_verifier(policy: AuthPolicy) -> Arc<TokenVerifier> {
         }
     }
     verifier
-}
-
-/// One log line per request: method, route template, status, latency and, once authenticated,
-/// the user id (recorded by the bearer checker into this span); for `/mcp`, the JSON-RPC method
-/// and tool name. Never headers, never the token. With metrics on, the same facts are counted.
-async fn log_request<E: Endpoint>(
-    next: E,
-    req: Request,
-    templates: Arc<RouteTemplates>,
-    metrics: Option<Arc<Metrics>>,
-    request_ids: bool,
-) -> poem::Result<Response> {
-    let id = if request_ids {
-        request_id::accept_or_generate(
-            req.header(request_id::HEADER)
-                .filter(|_| req.headers().get_all(request_id::HEADER).iter().count() == 1),
-        )
-    } else {
-        String::from("-")
-    };
-    let span = tracing::info_span!(
-        "request",
-        request_id = %id,
-        method = %req.method(),
-        user_id = tracing::field::Empty,
-        mcp_method = tracing::field::Empty,
-        mcp_tool = tracing::field::Empty,
-    );
-    let started = Instant::now();
-    let method = req.method().clone();
-    let in_flight = metrics.as_ref().map(|m| m.request_started());
-    let shared: Arc<str> = Arc::from(id.as_str());
-    let (mut resp, auth_failure) = request_id::scope(
-        shared,
-        metrics::watch_auth(async {
-            // Boxed, so that the layers above move a pointer instead of the whole stack's
-            // future (~10 KB) each time one is made or wrapped.
-            match Box::pin(next.call(req)).instrument(span.clone()).await {
-                Ok(resp) => resp.into_response(),
-                Err(err) => render(err),
-            }
-        }),
-    )
-    .await;
-    drop(in_flight);
-    if request_ids && let Ok(value) = HeaderValue::from_str(&id) {
-        resp.headers_mut().insert(request_id::HEADER, value);
-    }
-    let route = match (resp.data::<OperationId>(), resp.data::<LoggedRoute>()) {
-        (Some(op), _) => templates.get(op.0).unwrap_or("other"),
-        (None, Some(route)) => route.0,
-        (None, None) => "unmatched",
-    };
-    let elapsed = started.elapsed();
-    if let Some(metrics) = &metrics {
-        let labels = RequestLabels::new(&method, route, resp.status().as_u16());
-        metrics.request_finished(labels, elapsed);
-        if let Some(reason) = auth_failure {
-            metrics.auth_failed(reason);
-        }
-    }
-    let _entered = span.enter();
-    tracing::info!(
-        route,
-        status = resp.status().as_u16(),
-        latency_ms = elapsed.as_secs_f64() * 1000.0,
-        "request"
-    );
-    Ok(resp)
 }
 
 /// Longest the start-up integrity check (`PRAGMA quick_check`) may take; past it the check is

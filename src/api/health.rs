@@ -10,8 +10,8 @@ use poem_openapi::{
     ApiExtractor, ApiExtractorType, ApiResponse, ExtractParamOptions, Object, OpenApi,
 };
 
-use super::{
-    ApiTags,
+use super::ApiTags;
+use crate::wire::{
     error::RETRY_AFTER_SECS,
     response::JsonResponse,
     schemas::{DatabaseStatus, ErrorBody, ErrorCode, Health, HealthStatus, Timestamp},
@@ -78,7 +78,7 @@ impl ReadinessResponse {
                 detail,
                 error_code: code,
                 timestamp: Timestamp::now(),
-                request_id: super::request_id::current(),
+                request_id: crate::wire::request_id::current(),
                 errors: None,
             }),
             RETRY_AFTER_SECS,
@@ -175,7 +175,7 @@ impl<S: TaskStore> HealthApi<S> {
                         detail: "database unavailable".into(),
                         error_code: ErrorCode::DatabaseUnavailable,
                         timestamp: Timestamp::now(),
-                        request_id: super::request_id::current(),
+                        request_id: crate::wire::request_id::current(),
                     }),
                     RETRY_AFTER_SECS,
                 )

@@ -139,7 +139,7 @@ pub mod shown {
     use serde_json::json;
 
     use super::Deferred;
-    use crate::{api::schemas::Priority, tasks::list::DEFAULT_LIMIT};
+    use crate::{tasks::list::DEFAULT_LIMIT, wire::schemas::Priority};
 
     pub fn complete() -> Deferred<bool> {
         Deferred::documented(json!(false))

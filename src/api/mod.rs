@@ -2,18 +2,12 @@
 //! task use cases, and the route templates request logs use.
 
 pub mod body;
-pub mod error;
 pub mod health;
 pub mod list_query;
-pub mod request_id;
-pub mod response;
-pub mod rfc3339;
-pub mod schemas;
 pub mod security;
-pub mod task_json;
 pub mod tasks;
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
 use poem_openapi::{ContactObject, LicenseObject, OpenApi, OpenApiService, ServerObject, Tags};
 
@@ -23,6 +17,7 @@ use crate::{
         Task, TaskEdit, TaskId, TaskWrite, UserId,
         list::{PageQuery, TaskPage},
     },
+    request_log::RouteTemplates,
     store::{NotReady, StoreError, TagCount, TaskStore},
     tasks::TaskService,
 };
@@ -145,42 +140,18 @@ fn no_store() -> StoreError {
 /// The route template (`/api/{user_id}/tasks/{task_id}`) of every operation, keyed by operation
 /// id, read from the same metadata the document is built from, so request logs can never name a
 /// path the contract does not have.
-#[derive(Debug, Clone)]
-pub struct RouteTemplates(HashMap<&'static str, &'static str>);
-
-impl RouteTemplates {
-    /// The templates of the operations of `Operations<S>`.
-    pub fn of<S: TaskStore>() -> Self {
-        let mut templates = HashMap::new();
-        for api in <Operations<S> as OpenApi>::meta() {
-            for path in api.paths {
-                for operation in path.operations {
-                    if let Some(id) = operation.operation_id {
-                        templates.insert(id, intern(&path.path));
-                    }
+pub fn route_templates<S: TaskStore>() -> RouteTemplates {
+    let mut templates = RouteTemplates::default();
+    for api in <Operations<S> as OpenApi>::meta() {
+        for path in api.paths {
+            for operation in path.operations {
+                if let Some(id) = operation.operation_id {
+                    templates.insert(id, &path.path);
                 }
             }
         }
-        Self(templates)
     }
-
-    /// The template of `operation_id`, if the contract has that operation.
-    pub fn get(&self, operation_id: &str) -> Option<&'static str> {
-        self.0.get(operation_id).copied()
-    }
-}
-
-/// `template` as a string that lives as long as the process, stored once however many apps are
-/// built: request metrics use templates as label values without copying them per request.
-fn intern(template: &str) -> &'static str {
-    static INTERNED: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
-    let mut interned = INTERNED.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(known) = interned.iter().find(|known| **known == template) {
-        return known;
-    }
-    let leaked: &'static str = Box::leak(template.to_owned().into_boxed_str());
-    interned.push(leaked);
-    leaked
+    templates
 }
 
 #[cfg(test)]
@@ -188,8 +159,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_published_limits_are_the_domain_limits() {
+        use poem_openapi::{registry::MetaSchemaRef, types::Type};
+
+        use crate::{
+            domain::{DESCRIPTION_MAX_CHARS, TITLE_MAX_CHARS},
+            wire::schemas::{Description, Title, TitleInput},
+        };
+
+        for schema in [Title::schema_ref(), TitleInput::schema_ref()] {
+            let MetaSchemaRef::Inline(schema) = schema else {
+                panic!("titles are inline schemas")
+            };
+            assert_eq!(schema.min_length, Some(1));
+            assert_eq!(schema.max_length, Some(TITLE_MAX_CHARS));
+        }
+        let MetaSchemaRef::Inline(description) = Description::schema_ref() else {
+            panic!("descriptions are inline schemas")
+        };
+        assert_eq!(description.max_length, Some(DESCRIPTION_MAX_CHARS));
+        // The prose a person reads in the document states the same numbers.
+        let spec = document().spec();
+        assert!(spec.contains(&format!("1 to {TITLE_MAX_CHARS} characters")));
+        assert!(spec.contains(&format!("at most {DESCRIPTION_MAX_CHARS} characters")));
+    }
+
+    #[test]
     fn every_operation_has_the_route_template_the_document_publishes() {
-        let templates = RouteTemplates::of::<NoStore>();
+        let templates = route_templates::<NoStore>();
         let spec: serde_json::Value = serde_json::from_str(&document().spec()).unwrap();
         let mut published = 0;
         for (path, operations) in spec["paths"].as_object().unwrap() {

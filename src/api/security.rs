@@ -9,7 +9,7 @@
 
 use poem_openapi::{SecurityScheme, auth::Bearer};
 
-use super::error::ApiError;
+use crate::wire::error::ApiError;
 use crate::{auth::TokenVerifier, domain::UserId};
 
 /// A Better Auth JWT: `Authorization: Bearer <token>`.

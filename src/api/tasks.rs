@@ -16,14 +16,16 @@ use poem_openapi::{
 use super::{
     ApiTags,
     body::JsonBody,
-    error::ApiError,
     list_query::{Deferred, TaskSort, shown},
+    security::BearerAuth,
+};
+use crate::wire::{
+    error::ApiError,
     response::{DirectJsonResponse, JsonResponse},
     schemas::{
-        DeletedTasks, Nullable, Priority, TagCount, TagList, Task, TaskCreate, TaskList,
-        TaskReplace, TaskUpdate,
+        DeletedTasks, Nullable, Priority, TagCount, TagList, TaskCreate, TaskList, TaskReplace,
+        TaskUpdate, TaskView,
     },
-    security::BearerAuth,
 };
 use crate::{
     auth::TokenVerifier,
@@ -74,7 +76,7 @@ pub enum CreateTaskResponse {
     /// The task was created.
     #[oai(status = 201)]
     Created(
-        DirectJsonResponse<Task>,
+        DirectJsonResponse<TaskView>,
         /// The new task's URL.
         #[oai(header = "Location")]
         String,
@@ -85,7 +87,7 @@ pub enum CreateTaskResponse {
 pub enum TaskResponse {
     /// The task.
     #[oai(status = 200)]
-    Ok(DirectJsonResponse<Task>),
+    Ok(DirectJsonResponse<TaskView>),
 }
 
 #[derive(ApiResponse)]
@@ -190,7 +192,7 @@ impl<S: TaskStore> TasksApi<S> {
                 query_with_cursor(req.uri().query().unwrap_or(""), next)
             )
         });
-        let tasks: Vec<Task> = page.tasks.into_iter().map(Task::from).collect();
+        let tasks: Vec<TaskView> = page.tasks.into_iter().map(TaskView::from).collect();
         Ok(ListTasksResponse::Ok(
             DirectJsonResponse(TaskList {
                 count: i64::try_from(tasks.len()).unwrap_or(i64::MAX),

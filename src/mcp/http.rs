@@ -7,19 +7,21 @@ use std::sync::Arc;
 
 use poem::{
     Body, Endpoint, IntoResponse, Request, Response,
-    error::ReadBodyError,
     http::{HeaderValue, Method, StatusCode, header},
 };
 use serde_json::Value;
 
-use super::{CallRequestId, Caller, LoggedRoute};
+use super::{CallRequestId, Caller};
 use crate::{
-    api::{
-        error::{ApiError, CHALLENGE_MISSING, with_status},
-        schemas::ErrorCode,
-    },
     auth::TokenVerifier,
     config::{McpSettings, non_empty},
+    request_log::LoggedRoute,
+    wire::{
+        error::{ApiError, CHALLENGE_MISSING, with_status},
+        fields::{bearer_token, declared_length, read_limited},
+        request_id,
+        schemas::ErrorCode,
+    },
 };
 
 /// The path of the OAuth protected resource metadata (RFC 9728).
@@ -204,24 +206,10 @@ impl<E> McpHttp<E> {
         span.record("user_id", user.as_str());
         req.extensions_mut().insert(Caller(user));
         req.extensions_mut()
-            .insert(CallRequestId(crate::api::request_id::current()));
+            .insert(CallRequestId(request_id::current()));
 
-        let limit = self.policy.max_body_bytes;
-        if req
-            .header(header::CONTENT_LENGTH)
-            .and_then(|v| v.parse::<usize>().ok())
-            .is_some_and(|len| len > limit)
-        {
-            return Err(ApiError::payload_too_large(limit).into());
-        }
-        let bytes = req
-            .take_body()
-            .into_bytes_limit(limit)
-            .await
-            .map_err(|e| match e {
-                ReadBodyError::PayloadTooLarge => ApiError::payload_too_large(limit),
-                _ => ApiError::bad_request("request body could not be read"),
-            })?;
+        let declared = declared_length(req);
+        let bytes = read_limited(declared, req.take_body(), self.policy.max_body_bytes).await?;
         if req.method() == Method::POST {
             let summary = inspect(&bytes)?;
             if let Some(method) = &summary.method {
@@ -250,14 +238,7 @@ impl<E> McpHttp<E> {
             };
             ApiError::Unauthorized(body, scheme)
         };
-        let token = req
-            .header(header::AUTHORIZATION)
-            .and_then(|v| {
-                let (scheme, token) = v.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-            })
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| challenge(ApiError::auth_missing()))?;
+        let token = bearer_token(req).ok_or_else(|| challenge(ApiError::auth_missing()))?;
         match self.verifier.verify_once(token).await {
             Ok(user) => Ok(user.user_id),
             Err(e) => Err(challenge(ApiError::from(e))),

@@ -40,10 +40,6 @@ pub struct Caller(pub UserId);
 #[derive(Debug, Clone)]
 pub struct CallRequestId(pub String);
 
-/// The route a response is logged under, for endpoints outside the OpenAPI operations.
-#[derive(Debug, Clone, Copy)]
-pub struct LoggedRoute(pub &'static str);
-
 /// The checks every `/mcp` and metadata request passes, from the settings.
 pub fn request_policy(settings: &Settings) -> Arc<RequestPolicy> {
     Arc::new(RequestPolicy::new(

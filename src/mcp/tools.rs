@@ -21,14 +21,14 @@ use serde_json::{Value, json};
 
 use super::{CallRequestId, Caller, schemas};
 use crate::{
-    api::{
-        body::{ObjectReader, RequestSchema, parse_fields},
-        error::ApiError,
-        schemas::{Task as TaskView, TaskCreate, TaskUpdate, ValidationIssue},
-    },
     domain::{Task, TaskId, UserId, now_ms},
     store::TaskStore,
     tasks::{ListPage, ListParams, ListRequest, TaskError, TaskService},
+    wire::{
+        error::ApiError,
+        fields::{ObjectReader, RequestSchema, parse_fields},
+        schemas::{ARGUMENTS, TaskCreate, TaskUpdate, TaskView, ValidationIssue},
+    },
 };
 
 /// The list arguments, read as the REST query parameters would carry them. `status` (`all`,
@@ -77,9 +77,6 @@ fn read_list_params(r: &mut ObjectReader) -> Option<ListParams> {
         cursor: cursor?,
     })
 }
-
-/// The first element of the `loc` of a problem in a tool's arguments.
-pub const ARGUMENTS: &str = "arguments";
 
 const INSTRUCTIONS: &str = "\
 Tools over the signed-in user's todo list. Every tool acts for the user the bearer token belongs \

@@ -18,9 +18,9 @@ use poem::{
 
 use super::{Decision, RateLimits, client_ip};
 use crate::{
-    api::error::ApiError,
     auth::{TokenVerifier, verified},
     metrics::Metrics,
+    wire::{error::ApiError, fields::bearer_token},
 };
 
 /// `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers).
@@ -75,13 +75,6 @@ pub struct RateLimited<E> {
 /// Whether requests to `path` spend a budget.
 fn is_limited(path: &str) -> bool {
     path.starts_with("/api/") || path == "/mcp" || path.starts_with("/mcp/")
-}
-
-/// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
-fn bearer_token(req: &Request) -> Option<&str> {
-    let (scheme, token) = req.header(header::AUTHORIZATION)?.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 impl<E: Endpoint> RateLimited<E> {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use poem::http::{HeaderValue, StatusCode, header};
 
 use super::{ConnectionLimits, MAX_HEADER_FIELDS};
-use crate::api::{
+use crate::wire::{
     request_id,
     schemas::{ErrorBody, ErrorCode, Timestamp},
 };
@@ -87,7 +87,7 @@ pub(super) fn body_timeout_response(request_id: String, limit: Duration) -> poem
 }
 
 /// The contract's error body. `BAD_REQUEST` is the code of every client error the framework
-/// rather than an operation decides (see `api::error::render`); the status tells them apart.
+/// rather than an operation decides (see `wire::error::render`); the status tells them apart.
 fn error_body(detail: String, request_id: String) -> ErrorBody {
     ErrorBody {
         detail,

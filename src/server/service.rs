@@ -28,7 +28,7 @@ use poem::{
 use super::{
     ConnectionLimits, connection_io::ConnectionState, protocol_error, request_body::DeadlineBody,
 };
-use crate::api::request_id;
+use crate::wire::request_id;
 
 /// hyper's service for one connection.
 pub(super) struct RequestService {

@@ -13,10 +13,7 @@ use std::{
     time::Duration,
 };
 
-use poem::{
-    Endpoint, IntoResponse, Request, Response,
-    http::{Method, header},
-};
+use poem::http::Method;
 use prometheus_client::{
     encoding::EncodeLabelSet,
     metrics::{
@@ -28,9 +25,10 @@ use prometheus_client::{
     },
     registry::{Registry, Unit},
 };
-use secrecy::{ExposeSecret, SecretString};
 
-use crate::{api::error::ApiError, mcp::LoggedRoute};
+mod endpoint;
+
+pub use endpoint::{MetricsEndpoint, PATH};
 
 /// The `Content-Type` of the exposition (OpenMetrics 1.0 text, which Prometheus scrapes).
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -430,62 +428,4 @@ pub async fn watch_auth<F: Future>(f: F) -> (F::Output, Option<AuthFailure>) {
 /// [`watch_auth`].
 pub fn note_auth_failure(reason: AuthFailure) {
     let _ = AUTH_FAILURE.try_with(|cell| cell.set(Some(reason)));
-}
-
-/// `GET /metrics`: the exposition, behind a bearer token when `token` is set (the main port)
-/// or open (the separate `metrics.addr` listener, which should be private).
-pub struct MetricsEndpoint {
-    pub metrics: Arc<Metrics>,
-    pub token: Option<SecretString>,
-}
-
-impl Endpoint for MetricsEndpoint {
-    type Output = Response;
-
-    async fn call(&self, req: Request) -> poem::Result<Response> {
-        let mut resp = match &self.token {
-            Some(token) => match bearer(&req) {
-                None => ApiError::auth_missing().into_response(),
-                Some(sent) if !same_secret(sent, token.expose_secret()) => {
-                    ApiError::auth_invalid().into_response()
-                }
-                Some(_) => self.exposition(),
-            },
-            None => self.exposition(),
-        };
-        resp.set_data(LoggedRoute(PATH));
-        Ok(resp)
-    }
-}
-
-/// Where the exposition is served.
-pub const PATH: &str = "/metrics";
-
-impl MetricsEndpoint {
-    fn exposition(&self) -> Response {
-        Response::builder()
-            .content_type(CONTENT_TYPE)
-            .header(header::CACHE_CONTROL, "no-store")
-            .body(self.metrics.render())
-    }
-}
-
-/// The token of an `Authorization: Bearer <token>` header.
-fn bearer(req: &Request) -> Option<&str> {
-    let value = req.header(header::AUTHORIZATION)?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
-}
-
-/// Compare without stopping at the first difference, so timing does not reveal the token.
-fn same_secret(sent: &str, expected: &str) -> bool {
-    sent.len() == expected.len()
-        && sent
-            .bytes()
-            .zip(expected.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
 }

@@ -13,7 +13,7 @@ use poem_openapi::ApiResponse;
 use super::{
     request_id,
     response::JsonResponse,
-    schemas::{ErrorBody, ErrorCode, Timestamp, ValidationIssue},
+    schemas::{BODY, ErrorBody, ErrorCode, QUERY, Timestamp, ValidationIssue},
 };
 use crate::{
     auth::AuthError,
@@ -195,7 +195,7 @@ impl From<StoreError> for ApiError {
 
 impl From<TaskError> for ApiError {
     fn from(e: TaskError) -> Self {
-        Self::from_task(e, super::body::BODY)
+        Self::from_task(e, BODY)
     }
 }
 
@@ -261,7 +261,7 @@ impl From<AuthError> for ApiError {
 
 impl From<ListRefusal> for ApiError {
     fn from(refusal: ListRefusal) -> Self {
-        Self::from_list(refusal, "query")
+        Self::from_list(refusal, QUERY)
     }
 }
 

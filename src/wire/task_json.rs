@@ -4,12 +4,12 @@
 //! serde_json escapes every object key on every write, one small buffer write at a time; here
 //! each key is part of a literal, and a value is copied in one piece unless it has a character
 //! JSON must escape (then serde_json writes it, so escaping is serde_json's own). The output is
-//! byte for byte what `serde_json::to_vec` makes of the same `Task` or `TaskList`: the tests below
+//! byte for byte what `serde_json::to_vec` makes of the same `TaskView` or `TaskList`: the tests below
 //! hold the two equal, field by field, so a field added to the schema and not here fails them.
 
 use super::{
     rfc3339,
-    schemas::{Priority, Task, TaskList, Timestamp},
+    schemas::{Priority, TaskList, TaskView, Timestamp},
 };
 
 /// A response body that writes its own compact JSON.
@@ -37,7 +37,7 @@ impl WriteJson for TaskList {
     }
 }
 
-impl WriteJson for Task {
+impl WriteJson for TaskView {
     fn write_json(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"id\":");
         int(out, self.id);
@@ -128,7 +128,7 @@ fn timestamp(out: &mut Vec<u8>, at: Timestamp) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::schemas::{
+    use crate::wire::schemas::{
         DateText, Description, Nullable, RecurrenceText, TagNames, TimeZoneText, Title,
     };
 
@@ -143,8 +143,8 @@ mod tests {
     }
 
     /// Every field set, with text JSON must escape and text it must not.
-    fn full_task(text: &str) -> Task {
-        Task {
+    fn full_task(text: &str) -> TaskView {
+        TaskView {
             id: i64::MAX,
             user_id: format!("user {text}"),
             title: Title(text.to_owned()),
@@ -164,8 +164,8 @@ mod tests {
     }
 
     /// Every optional field empty.
-    fn bare_task(priority: Priority) -> Task {
-        Task {
+    fn bare_task(priority: Priority) -> TaskView {
+        TaskView {
             id: 1,
             user_id: "u".to_owned(),
             title: Title("t".to_owned()),
