@@ -20,7 +20,7 @@ pub mod time_zone;
 pub use due::Due;
 pub use priority::Priority;
 pub use recurrence::{Recurrence, next_occurrence};
-pub use schedule::{Schedule, ScheduleError};
+pub use schedule::Schedule;
 pub use tags::{Tag, Tags, TagsError};
 pub use task::{NewTask, Task, TaskChanges, TaskEdit, TaskReplacement, TaskWrite};
 pub use time_zone::TimeZoneName;
@@ -53,6 +53,23 @@ impl fmt::Display for DomainError {
 }
 
 impl std::error::Error for DomainError {}
+
+/// Why a due, zone and recurrence were rejected, and which request field to blame
+/// (`"recurrence"` for the rules of [`Schedule::new`]; `"due_at"` or `"due_date"` from
+/// [`Due::from_fields`]), so the API can report `loc: ["body", field]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleError {
+    pub field: &'static str,
+    pub error: DomainError,
+}
+
+impl fmt::Display for ScheduleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.error.message)
+    }
+}
+
+impl std::error::Error for ScheduleError {}
 
 /// The authenticated owner of tasks: the token's `sub`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

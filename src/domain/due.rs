@@ -5,8 +5,7 @@ use std::fmt;
 
 use chrono::{DateTime, LocalResult, NaiveDate, NaiveTime, Offset, SecondsFormat, TimeZone, Utc};
 
-use super::DomainError;
-use super::schedule::ScheduleError;
+use super::{DomainError, ScheduleError};
 
 /// A task's due. `due_at` and `due_date` are mutually exclusive, so one enum holds either.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -2,29 +2,10 @@
 //! an all-day due recurs by whole days, and the rule must have an occurrence after the due. A
 //! [`Schedule`] is the validated trio; build one after merging a change into the stored task.
 
-use std::fmt;
-
-use super::DomainError;
 use super::due::Due;
 use super::recurrence::{Recurrence, next_occurrence};
 use super::time_zone::TimeZoneName;
-
-/// Why a due, zone and recurrence were rejected, and which request field to blame
-/// (`"recurrence"` for the rules of [`Schedule::new`]; `"due_at"` or `"due_date"` from
-/// [`Due::from_fields`]), so the API can report `loc: ["body", field]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScheduleError {
-    pub field: &'static str,
-    pub error: DomainError,
-}
-
-impl fmt::Display for ScheduleError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.error.message)
-    }
-}
-
-impl std::error::Error for ScheduleError {}
+use super::{DomainError, ScheduleError};
 
 /// A task's due, time zone and recurrence, known to fit together.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -129,8 +129,7 @@ which needs a due: the first occurrence). Example: \"call mum every Sunday at 6 
         args: JsonObject,
         Extension(parts): Extension<Parts>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(respond(&parts, async {
-            let (owner, args) = caller(&parts, args)?;
+        run(&parts, args, |owner, args| async move {
             let new_task =
                 parse_fields(args, ARGUMENTS, <TaskCreate as RequestSchema>::parse).await?;
             let task = self
@@ -140,7 +139,7 @@ which needs a due: the first occurrence). Example: \"call mum every Sunday at 6 
                 .map_err(task_error)?;
             Ok(task_result("Created", task))
         })
-        .await)
+        .await
     }
 
     #[tool(
@@ -162,15 +161,14 @@ Returns tasks[], count, total (all matches) and next_cursor (null on the last pa
         args: JsonObject,
         Extension(parts): Extension<Parts>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(respond(&parts, async {
-            let (owner, args) = caller(&parts, args)?;
+        run(&parts, args, |owner, args| async move {
             let params = parse_fields(args, ARGUMENTS, read_list_params).await?;
             let request = ListRequest::parse(&owner, &params, now_ms())
                 .map_err(|refusal| ApiError::from_list(refusal, ARGUMENTS))?;
             let page = self.tasks.list(&owner, request).await.map_err(task_error)?;
             Ok(list_result(page))
         })
-        .await)
+        .await
     }
 
     #[tool(
@@ -186,8 +184,7 @@ deleted, the number of tasks removed.",
         args: JsonObject,
         Extension(parts): Extension<Parts>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(respond(&parts, async {
-            let (owner, args) = caller(&parts, args)?;
+        run(&parts, args, |owner, args| async move {
             parse_fields(args, ARGUMENTS, |_| Some(())).await?;
             let deleted = self
                 .tasks
@@ -199,7 +196,7 @@ deleted, the number of tasks removed.",
                 json!({ "deleted": deleted }),
             ))
         })
-        .await)
+        .await
     }
 
     #[tool(
@@ -216,13 +213,12 @@ user's) is a NOT_FOUND error.",
         args: JsonObject,
         Extension(parts): Extension<Parts>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(respond(&parts, async {
-            let (owner, args) = caller(&parts, args)?;
+        run(&parts, args, |owner, args| async move {
             let id = task_id(args).await?;
             let task = self.tasks.get(&owner, id).await.map_err(task_error)?;
             Ok(task_result("Task", task))
         })
-        .await)
+        .await
     }
 
     #[tool(
@@ -241,8 +237,7 @@ null stops the repetition), complete (true/false). Example: move task 42 to Frid
         args: JsonObject,
         Extension(parts): Extension<Parts>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(respond(&parts, async {
-            let (owner, args) = caller(&parts, args)?;
+        run(&parts, args, |owner, args| async move {
             let (id, changes) = parse_fields(args, ARGUMENTS, |r| {
                 let id = r.id("task_id");
                 let changes = <TaskUpdate as RequestSchema>::parse(r);
@@ -256,7 +251,7 @@ null stops the repetition), complete (true/false). Example: move task 42 to Frid
                 .map_err(task_error)?;
             Ok(task_result("Updated", task))
         })
-        .await)
+        .await
     }
 
     #[tool(
@@ -272,8 +267,7 @@ occurrence (returned as next_occurrence_id). Argument: task_id (required). Examp
         args: JsonObject,
         Extension(parts): Extension<Parts>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(respond(&parts, async {
-            let (owner, args) = caller(&parts, args)?;
+        run(&parts, args, |owner, args| async move {
             let id = task_id(args).await?;
             let task = self
                 .tasks
@@ -291,7 +285,7 @@ occurrence (returned as next_occurrence_id). Argument: task_id (required). Examp
                 json!({"task": task, "next_occurrence_id": next}),
             ))
         })
-        .await)
+        .await
     }
 
     #[tool(
@@ -306,8 +300,7 @@ finished after all. Idempotent. Argument: task_id (required). Example: {\"task_i
         args: JsonObject,
         Extension(parts): Extension<Parts>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(respond(&parts, async {
-            let (owner, args) = caller(&parts, args)?;
+        run(&parts, args, |owner, args| async move {
             let id = task_id(args).await?;
             let task = self
                 .tasks
@@ -316,7 +309,7 @@ finished after all. Idempotent. Argument: task_id (required). Example: {\"task_i
                 .map_err(task_error)?;
             Ok(task_result("Reopened", task))
         })
-        .await)
+        .await
     }
 
     #[tool(
@@ -332,8 +325,7 @@ the user asks to remove a task, not when they finished it (use complete_task). A
         args: JsonObject,
         Extension(parts): Extension<Parts>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(respond(&parts, async {
-            let (owner, args) = caller(&parts, args)?;
+        run(&parts, args, |owner, args| async move {
             let id = task_id(args).await?;
             self.tasks.delete(&owner, id).await.map_err(task_error)?;
             Ok(structured(
@@ -341,7 +333,7 @@ the user asks to remove a task, not when they finished it (use complete_task). A
                 json!({"deleted": true, "task_id": id}),
             ))
         })
-        .await)
+        .await
     }
 
     #[tool(
@@ -357,8 +349,7 @@ have?\". No arguments. Example: {}.",
         args: JsonObject,
         Extension(parts): Extension<Parts>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(respond(&parts, async {
-            let (owner, args) = caller(&parts, args)?;
+        run(&parts, args, |owner, args| async move {
             parse_fields(args, ARGUMENTS, |_| Some(())).await?;
             let tags = self.tasks.tags(&owner).await.map_err(task_error)?;
             let text = if tags.is_empty() {
@@ -375,7 +366,7 @@ have?\". No arguments. Example: {}.",
                 .collect();
             Ok(structured(text, json!({"tags": tags})))
         })
-        .await)
+        .await
     }
 }
 
@@ -426,18 +417,24 @@ fn task_error(e: TaskError) -> ApiError {
     ApiError::from_task(e, ARGUMENTS)
 }
 
-/// A tool's outcome as its result: refusals and failures become `isError` results carrying the
+/// Run one tool for the authenticated caller (see [`caller`]) and give its outcome as the
+/// result: refusals and failures become `isError` results carrying the
 /// REST error body (`error_code`, `detail`, `timestamp` and, for `VALIDATION_ERROR`, `errors`)
 /// as JSON text, so nothing reaches the client as a protocol error or a 500.
 ///
 /// The body is in `content`, not `structuredContent`: clients check `structuredContent` against
 /// the tool's `outputSchema` even on errors (the official TypeScript SDK rejects the whole result
 /// otherwise), and an error body is not a task.
-async fn respond(
-    parts: &Parts,
-    outcome: impl Future<Output = Result<CallToolResult, ApiError>>,
-) -> CallToolResult {
-    match outcome.await {
+async fn run<F, Fut>(parts: &Parts, args: JsonObject, tool: F) -> Result<CallToolResult, ErrorData>
+where
+    F: FnOnce(UserId, JsonObject) -> Fut,
+    Fut: Future<Output = Result<CallToolResult, ApiError>>,
+{
+    let outcome = match caller(parts, args) {
+        Ok((owner, args)) => tool(owner, args).await,
+        Err(error) => Err(error),
+    };
+    Ok(match outcome {
         Ok(result) => result,
         Err(error) => {
             let mut body = error.body().clone();
@@ -447,7 +444,7 @@ async fn respond(
             let text = serde_json::to_string(&body).unwrap_or_default();
             CallToolResult::error(vec![ContentBlock::text(text)])
         }
-    }
+    })
 }
 
 fn structured(text: String, value: Value) -> CallToolResult {
