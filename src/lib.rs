@@ -1,7 +1,10 @@
-//! todo-api: the back end of a multi-user todo app. An OpenAPI-first HTTP API (poem-openapi)
-//! over an embedded SQLite file, guarded by Better Auth JWTs.
+//! todo-api: the back end of a multi-user todo app. An OpenAPI-first HTTP API (poem-openapi) and
+//! an MCP server for AI agents, over an embedded SQLite file or PostgreSQL, guarded by Better
+//! Auth JWTs. One core, several front doors: `api/` and `mcp/` translate, `tasks/` decides,
+//! `store/` keeps, and `wire/` is the JSON they all share. `specs/architecture.md` says who may
+//! import whom.
 
-/// The REST front door: operations, schemas, security scheme, error shape, docs.
+/// The REST front door: OpenAPI operations, the body extractor, security scheme, docs.
 pub mod api;
 /// Bearer-token verification, the auth policy resolved from the settings, development tokens.
 pub mod auth;
@@ -27,7 +30,8 @@ pub mod request_log;
 /// The HTTP/1.1 server: accept loop, connection cap, timeouts, header limit, graceful shutdown,
 /// JSON answers to protocol errors.
 pub mod server;
-/// Building and running the server: settings -> store -> use cases -> REST -> listener.
+/// Building and running the server: settings -> store (SQLite or PostgreSQL) -> use cases ->
+/// REST and MCP -> middleware -> listener.
 pub mod startup;
 /// Task storage behind an owner-scoped interface: the port and its SQLite and PostgreSQL backends.
 pub mod store;

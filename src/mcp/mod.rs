@@ -11,7 +11,8 @@
 //!
 //! [`http`] checks `Host`, `Origin`, the bearer token (the REST verifier) and the body size
 //! before rmcp sees a request, and hands the caller to the tools in the request's extensions;
-//! [`tools`] parses arguments with the REST body parser and calls `TaskService`.
+//! [`tools`] parses arguments with the shared field reader (`wire::fields`) and calls
+//! `TaskService`.
 
 pub mod http;
 pub mod schemas;

@@ -1,7 +1,7 @@
 //! The MCP tools: one per task use case, each a thin translation like a REST operation.
 //!
-//! A tool takes its arguments as a raw JSON object and parses them with the REST body parser
-//! ([`parse_fields`] with the same field readers), so a title, a tag list or a recurrence rule is
+//! A tool takes its arguments as a raw JSON object and parses them with the field reader REST
+//! bodies are parsed with ([`parse_fields`]), so a title, a tag list or a recurrence rule is
 //! accepted or refused exactly as REST would, with the same `error_code`, `detail` and `errors`
 //! (`loc` starting with `arguments` instead of `body`). It then calls one use case of
 //! [`TaskService`] for the caller, who was authenticated before the request reached rmcp (see

@@ -1,5 +1,5 @@
 //! The task use cases: what listing, creating, reading, replacing, updating, completing and
-//! deleting a task means, whichever front door (REST today, MCP next) the request came through.
+//! deleting a task means, whichever front door (REST or MCP) the request came through.
 //!
 //! `TaskService` is the only caller of the storage port. Rules that every front door must share
 //! (at least one change in an update, the due/zone/recurrence checks of a change against the

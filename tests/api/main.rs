@@ -3,6 +3,7 @@
 
 mod support;
 
+mod architecture;
 mod auth;
 mod backup;
 mod better_auth;
