@@ -107,6 +107,20 @@ impl<S: TaskStore> TodoTools<S> {
             tool_router: Self::tool_router(),
         }
     }
+
+    /// Mark the task the `task_id` argument names done (`complete`) or not done.
+    async fn mark(
+        &self,
+        owner: &UserId,
+        args: JsonObject,
+        complete: bool,
+    ) -> Result<Task, ApiError> {
+        let id = task_id(args).await?;
+        self.tasks
+            .set_complete(owner, id, complete)
+            .await
+            .map_err(task_error)
+    }
 }
 
 #[tool_router]
@@ -268,12 +282,7 @@ occurrence (returned as next_occurrence_id). Argument: task_id (required). Examp
         Extension(parts): Extension<Parts>,
     ) -> Result<CallToolResult, ErrorData> {
         run(&parts, args, |owner, args| async move {
-            let id = task_id(args).await?;
-            let task = self
-                .tasks
-                .set_complete(&owner, id, true)
-                .await
-                .map_err(task_error)?;
+            let task = self.mark(&owner, args, true).await?;
             let next = task.next_task_id;
             let task = view(task);
             let mut text = render_task("Completed", &task);
@@ -301,12 +310,7 @@ finished after all. Idempotent. Argument: task_id (required). Example: {\"task_i
         Extension(parts): Extension<Parts>,
     ) -> Result<CallToolResult, ErrorData> {
         run(&parts, args, |owner, args| async move {
-            let id = task_id(args).await?;
-            let task = self
-                .tasks
-                .set_complete(&owner, id, false)
-                .await
-                .map_err(task_error)?;
+            let task = self.mark(&owner, args, false).await?;
             Ok(task_result("Reopened", task))
         })
         .await

@@ -42,7 +42,10 @@ fn read(root: &Path, path: PathBuf) -> SourceFile {
         .iter()
         .map(|part| part.to_string_lossy().into_owned())
         .collect();
-    if matches!(module.last().map(String::as_str), Some("mod" | "lib" | "main")) {
+    if matches!(
+        module.last().map(String::as_str),
+        Some("mod" | "lib" | "main")
+    ) {
         module.pop();
     }
     let code = match text.find("#[cfg(test)]") {
@@ -322,7 +325,10 @@ fn no_file_imports_another_that_imports_it_back_however_far_round() {
     let files = source_files();
     let graph = import_graph(&files);
     let edges: usize = graph.values().map(BTreeSet::len).sum();
-    assert!(edges > 150, "only {edges} imports were found: the reader is broken");
+    assert!(
+        edges > 150,
+        "only {edges} imports were found: the reader is broken"
+    );
     let wire_error = graph
         .get(&vec!["wire".to_owned(), "error".to_owned()])
         .expect("wire/error.rs is read");
@@ -346,6 +352,9 @@ fn the_circle_finder_finds_a_circle() {
         (m("d"), BTreeSet::from([m("a")])),
     ]);
     assert_eq!(find_circle(&graph), Some(vec![m("a"), m("b"), m("c")]));
-    let graph = BTreeMap::from([(m("a"), BTreeSet::from([m("b")])), (m("b"), BTreeSet::new())]);
+    let graph = BTreeMap::from([
+        (m("a"), BTreeSet::from([m("b")])),
+        (m("b"), BTreeSet::new()),
+    ]);
     assert_eq!(find_circle(&graph), None);
 }
