@@ -19,7 +19,7 @@ use serde_json::Value;
 /// The raw values of one query parameter, documented as a `T` (and as required when `REQUIRED`).
 pub struct Deferred<T, const REQUIRED: bool = false> {
     values: Vec<String>,
-    /// Shown as the parameter's example or default in the document.
+    /// Shown as the parameter's default (or a required parameter's example) in the document.
     example: Option<Value>,
     _type: PhantomData<fn() -> T>,
 }
@@ -134,46 +134,20 @@ pub enum TaskSort {
     TitleDesc,
 }
 
-/// Examples and defaults shown in the document.
+/// What the document shows as a parameter's value: only a default the server applies anyway, or
+/// the example of a required parameter. An optional parameter never carries an example, since
+/// Swagger UI would send it on a first "Try it out" (a sample cursor is another user's, sample
+/// filters hide every task); its examples are in its description instead.
 pub mod shown {
     use serde_json::json;
 
     use super::Deferred;
-    use crate::{tasks::list::DEFAULT_LIMIT, wire::schemas::Priority};
+    use crate::tasks::list::DEFAULT_LIMIT;
 
-    pub fn complete() -> Deferred<bool> {
-        Deferred::documented(json!(false))
-    }
-    pub fn priority() -> Deferred<Vec<Priority>> {
-        Deferred::documented(json!(["high", "medium"]))
-    }
-    pub fn tag() -> Deferred<Vec<String>> {
-        Deferred::documented(json!(["work"]))
-    }
-    pub fn due_before() -> Deferred<String> {
-        Deferred::documented(json!("2026-12-01"))
-    }
-    pub fn due_after() -> Deferred<String> {
-        Deferred::documented(json!("2026-11-01T09:00:00Z"))
-    }
-    pub fn overdue() -> Deferred<bool> {
-        Deferred::documented(json!(true))
-    }
-    pub fn tz() -> Deferred<String> {
-        Deferred::documented(json!("Europe/Berlin"))
-    }
-    pub fn q() -> Deferred<String> {
-        Deferred::documented(json!("milk"))
-    }
     pub fn limit() -> Deferred<u32> {
         Deferred::documented(json!(DEFAULT_LIMIT))
     }
     pub fn clear_complete() -> Deferred<bool, true> {
         Deferred::documented(json!(true))
-    }
-    pub fn cursor() -> Deferred<String> {
-        Deferred::documented(json!(
-            "eyJ2IjoxLCJ1IjoiOWJkNTk4MzYiLCJzIjoiaWQiLCJrIjo0MiwiaSI6NDJ9"
-        ))
     }
 }

@@ -128,45 +128,41 @@ impl<S: TaskStore> TasksApi<S> {
         auth: BearerAuth,
         /// The user whose tasks these are; must be the token's subject.
         user_id: Path<String>,
-        /// Only complete (`true`) or not complete (`false`) tasks.
-        #[oai(example = "shown::complete")]
+        /// Only complete (`true`) or not complete (`false`) tasks. Example: `false`.
         complete: Query<Deferred<bool>>,
-        /// Only tasks with one of these priorities: comma-separated (`high,medium`) or repeated.
-        #[oai(example = "shown::priority")]
+        /// Only tasks with one of these priorities: comma-separated or repeated.
+        /// Example: `high,medium`.
         priority: Query<Deferred<Vec<Priority>>>,
         /// Only tasks carrying this tag (case-insensitive); repeated, tasks carrying all of them.
-        #[oai(example = "shown::tag")]
+        /// Example: `work`.
         tag: Query<Deferred<Vec<String>>>,
         /// Only tasks due strictly before this RFC 3339 date-time, or before the start of this
         /// `YYYY-MM-DD` day in `tz`. A task with a `due_date` is due at the start of its day in
-        /// `tz`.
-        #[oai(example = "shown::due_before")]
+        /// `tz`. Example: `2026-12-01`.
         due_before: Query<Deferred<String>>,
         /// Only tasks due at or after this RFC 3339 date-time, or the start of this `YYYY-MM-DD`
-        /// day in `tz`.
-        #[oai(example = "shown::due_after")]
+        /// day in `tz`. Example: `2026-11-01T09:00:00Z`.
         due_after: Query<Deferred<String>>,
         /// `true`: only tasks not complete and due before now; `false`: only the others.
-        #[oai(example = "shown::overdue")]
+        /// Example: `true`.
         overdue: Query<Deferred<bool>>,
         /// The IANA time zone that `YYYY-MM-DD` values and tasks' `due_date`s are read in
-        /// (default UTC).
-        #[oai(example = "shown::tz")]
+        /// (default UTC). Example: `Europe/Berlin`.
         tz: Query<Deferred<String>>,
         /// Only tasks whose title or description contains this text, ignoring case
-        /// (Unicode-aware: `Ä` finds `ä`); 1 to 100 characters.
-        #[oai(example = "shown::q", validator(min_length = 1, max_length = 100))]
+        /// (Unicode-aware: `Ä` finds `ä`); 1 to 100 characters. Example: `milk`.
+        #[oai(validator(min_length = 1, max_length = 100))]
         q: Query<Deferred<String>>,
-        /// The order (default `id`), for example `-due`.
+        /// The order (default `id`). Example: `-due`.
         sort: Query<Deferred<TaskSort>>,
-        /// Most tasks in this page, 1 to 500.
+        /// Most tasks in this page, 1 to 500 (default 100).
         #[oai(
             default = "shown::limit",
             validator(minimum(value = "1"), maximum(value = "500"))
         )]
         limit: Query<Deferred<u32>>,
         /// Where to continue: the `next_cursor` of the previous page, unchanged.
-        #[oai(example = "shown::cursor")]
+        /// Example: `eyJ2IjoxLCJ1IjoiOWJkNTk4MzYiLCJzIjoiaWQiLCJrIjo0MiwiaSI6NDJ9`.
         cursor: Query<Deferred<String>>,
     ) -> Result<ListTasksResponse> {
         let owner = auth.owner(&self.verifier, &user_id).await?;

@@ -162,3 +162,75 @@ fn the_document_declares_the_contract_clients_are_generated_from() {
     );
     assert_eq!(page["properties"]["next_cursor"]["nullable"], true);
 }
+
+#[test]
+fn no_optional_parameter_carries_an_example_that_swagger_ui_would_send() {
+    // Swagger UI's "Try it out" fills every parameter from its example (or its schema's), so a
+    // first try with only the required fields would send a sample cursor or filters. Examples
+    // belong in the description; a default is allowed only when the description states it (the
+    // server applies it anyway, so sending it changes nothing).
+    let doc: Value = serde_json::from_str(&todo_api::api::document().spec()).unwrap();
+    let mut optional = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let Some(params) = op["parameters"].as_array() else {
+                continue;
+            };
+            for param in params.iter().filter(|p| p["required"] != true) {
+                optional += 1;
+                let name = format!("{method} {path} {}", param["name"]);
+                let schema = &param["schema"];
+                for (what, value) in [
+                    ("example", &param["example"]),
+                    ("examples", &param["examples"]),
+                    ("content", &param["content"]),
+                    ("schema example", &schema["example"]),
+                    ("schema examples", &schema["examples"]),
+                    ("items example", &schema["items"]["example"]),
+                ] {
+                    assert!(value.is_null(), "{name} has a pre-filled {what}: {value}");
+                }
+                if let Some(default) = schema.get("default") {
+                    let description = param["description"].as_str().unwrap_or("");
+                    assert!(
+                        description.contains(&format!("(default {default})")),
+                        "{name} has a default ({default}) its description does not state"
+                    );
+                }
+            }
+        }
+    }
+    assert!(optional >= 11, "only {optional} optional parameters found");
+}
+
+#[test]
+fn the_list_parameters_show_their_examples_in_their_descriptions() {
+    let doc: Value = serde_json::from_str(&todo_api::api::document().spec()).unwrap();
+    let params = doc["paths"]["/api/{user_id}/tasks"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let description = |name: &str| {
+        params.iter().find(|p| p["name"] == name).unwrap()["description"]
+            .as_str()
+            .unwrap()
+            .replace('\n', " ")
+    };
+    for (name, example) in [
+        ("complete", "false"),
+        ("priority", "high,medium"),
+        ("tag", "work"),
+        ("due_before", "2026-12-01"),
+        ("due_after", "2026-11-01T09:00:00Z"),
+        ("overdue", "true"),
+        ("tz", "Europe/Berlin"),
+        ("q", "milk"),
+        ("sort", "-due"),
+    ] {
+        assert!(
+            description(name).contains(&format!("Example: `{example}`.")),
+            "{name}: {}",
+            description(name)
+        );
+    }
+    assert!(description("cursor").contains("Example: `eyJ"));
+}
