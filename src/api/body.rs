@@ -2,9 +2,10 @@
 //! shared field reader (`wire::fields`).
 //!
 //! poem-openapi's own `Json<T>` stops at the first problem and answers in plain text. `JsonBody<S>`
-//! publishes the same schema `S` in the OpenAPI document, but parses with `wire::fields`: malformed JSON is a
-//! 400 `BAD_REQUEST`; JSON that breaks the schema is a 422 `VALIDATION_ERROR` listing each field at
-//! fault (missing, null, wrong type, too long, blank, unknown) in one response.
+//! publishes the same schema `S` in the OpenAPI document, but parses with `wire::fields`:
+//! malformed JSON is a 400 `BAD_REQUEST`; JSON that breaks the schema is a 422
+//! `VALIDATION_ERROR` listing each field at fault (missing, null, wrong type, too long, blank,
+//! unknown) in one response.
 
 use std::marker::PhantomData;
 
@@ -67,7 +68,7 @@ impl<S: RequestSchema> JsonBody<S> {
             .map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))?;
         let Value::Object(map) = value else {
             return Err(ApiError::validation(vec![ValidationIssue::new(
-                &["body"],
+                &[BODY],
                 "body must be a JSON object",
                 "object_type",
             )]));

@@ -1,6 +1,6 @@
 //! The HTTP side of `/mcp`, in front of rmcp's Streamable HTTP service: the DNS-rebinding checks
-//! (`Host`, `Origin`), bearer authentication with the verifier REST uses, the body size limit, and what
-//! the request log records. rmcp only ever sees requests from an authenticated caller, who
+//! (`Host`, `Origin`), bearer authentication with the verifier REST uses, the body size limit,
+//! and what the request log records. rmcp only ever sees requests from an authenticated caller, who
 //! travels to the tools in the request's extensions ([`Caller`]).
 
 use std::sync::Arc;

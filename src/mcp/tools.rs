@@ -422,9 +422,9 @@ fn task_error(e: TaskError) -> ApiError {
 }
 
 /// Run one tool for the authenticated caller (see [`caller`]) and give its outcome as the
-/// result: refusals and failures become `isError` results carrying the
-/// REST error body (`error_code`, `detail`, `timestamp` and, for `VALIDATION_ERROR`, `errors`)
-/// as JSON text, so nothing reaches the client as a protocol error or a 500.
+/// result: refusals and failures become `isError` results carrying the REST error body
+/// (`error_code`, `detail`, `timestamp` and, for `VALIDATION_ERROR`, `errors`) as JSON text, so
+/// nothing reaches the client as a protocol error or a 500.
 ///
 /// The body is in `content`, not `structuredContent`: clients check `structuredContent` against
 /// the tool's `outputSchema` even on errors (the official TypeScript SDK rejects the whole result

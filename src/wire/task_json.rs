@@ -4,8 +4,9 @@
 //! serde_json escapes every object key on every write, one small buffer write at a time; here
 //! each key is part of a literal, and a value is copied in one piece unless it has a character
 //! JSON must escape (then serde_json writes it, so escaping is serde_json's own). The output is
-//! byte for byte what `serde_json::to_vec` makes of the same `TaskView` or `TaskList`: the tests below
-//! hold the two equal, field by field, so a field added to the schema and not here fails them.
+//! byte for byte what `serde_json::to_vec` makes of the same `TaskView` or `TaskList`: the tests
+//! below hold the two equal, field by field, so a field added to the schema and not here fails
+//! them.
 
 use super::{
     rfc3339,
