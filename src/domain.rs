@@ -4,7 +4,7 @@
 //! store and the handlers never re-check lengths. The newer task fields live in submodules with the
 //! same style: `priority`, `tags`, `due` (`due_at` / `due_date`), `time_zone`, `recurrence` (RRULE
 //! parsing and the next-occurrence rule) and `schedule` (the rules that tie due, zone and
-//! recurrence together).
+//! recurrence together), and `sync` (versions, feed positions and idempotency keys).
 
 use std::fmt;
 
@@ -13,6 +13,7 @@ pub mod list;
 pub mod priority;
 pub mod recurrence;
 pub mod schedule;
+pub mod sync;
 pub mod tags;
 pub mod task;
 pub mod time_zone;

@@ -16,9 +16,10 @@ use crate::{
     domain::{
         Task, TaskEdit, TaskId, TaskWrite, UserId,
         list::{PageQuery, TaskPage},
+        sync::{ChangeRead, Claim, Expected, Position, Written},
     },
     request_log::RouteTemplates,
-    store::{NotReady, StoreError, TagCount, TaskStore},
+    store::{NotReady, Purged, StoreError, TagCount, TaskStore},
     tasks::TaskService,
 };
 use body::MaxBodyBytes;
@@ -103,13 +104,25 @@ impl TaskStore for NoStore {
     async fn list(&self, _: &UserId, _: PageQuery) -> Result<TaskPage, StoreError> {
         Err(no_store())
     }
-    async fn create(&self, _: &UserId, _: TaskEdit, _: Option<u64>) -> Result<Task, StoreError> {
+    async fn create(
+        &self,
+        _: &UserId,
+        _: TaskEdit,
+        _: Option<u64>,
+        _: Option<Claim>,
+    ) -> Result<Written<Task>, StoreError> {
         Err(no_store())
     }
     async fn get(&self, _: &UserId, _: TaskId) -> Result<Task, StoreError> {
         Err(no_store())
     }
-    async fn modify<E, F>(&self, _: &UserId, _: TaskId, _: F) -> Result<Result<Task, E>, StoreError>
+    async fn modify<E, F>(
+        &self,
+        _: &UserId,
+        _: TaskId,
+        _: F,
+        _: Option<Claim>,
+    ) -> Result<Written<Result<Task, E>>, StoreError>
     where
         E: Send + 'static,
         F: FnOnce(&Task) -> Result<TaskWrite, E> + Send + 'static,
@@ -119,10 +132,26 @@ impl TaskStore for NoStore {
     async fn tags(&self, _: &UserId) -> Result<Vec<TagCount>, StoreError> {
         Err(no_store())
     }
-    async fn delete(&self, _: &UserId, _: TaskId) -> Result<(), StoreError> {
+    async fn delete(
+        &self,
+        _: &UserId,
+        _: TaskId,
+        _: Option<Expected>,
+        _: Option<Claim>,
+    ) -> Result<Written<Result<(), Box<Task>>>, StoreError> {
         Err(no_store())
     }
-    async fn delete_completed(&self, _: &UserId) -> Result<u64, StoreError> {
+    async fn delete_completed(
+        &self,
+        _: &UserId,
+        _: Option<Claim>,
+    ) -> Result<Written<u64>, StoreError> {
+        Err(no_store())
+    }
+    async fn changes(&self, _: &UserId, _: Position, _: u32) -> Result<ChangeRead, StoreError> {
+        Err(no_store())
+    }
+    async fn purge(&self, _: i64, _: i64, _: u32) -> Result<Purged, StoreError> {
         Err(no_store())
     }
     async fn ping(&self) -> Result<(), StoreError> {

@@ -187,6 +187,9 @@ pub struct TaskPage {
     pub tasks: Vec<Task>,
     /// How many of the owner's tasks match the filter, over all pages.
     pub total: i64,
+    /// The feed position the page was read at: following the feed from it gives every change
+    /// the page does not show.
+    pub position: super::sync::Position,
 }
 
 /// The due instant of `due` when date-only dues start their day in `zone`.

@@ -31,6 +31,8 @@ pub struct Task {
     pub occurrence: u32,
     /// The next occurrence created when this one was completed; set at most once.
     pub next_task_id: Option<TaskId>,
+    /// 1 on create, +1 on every change of any field.
+    pub version: super::sync::Version,
 }
 
 /// What a create needs, validated field by field and the schedule as a whole.
@@ -298,6 +300,7 @@ mod tests {
             completed_at_ms: None,
             occurrence: 1,
             next_task_id: None,
+            version: 1,
         }
     }
 
@@ -376,6 +379,7 @@ mod tests {
 
         let already_linked = Task {
             next_task_id: Some(2),
+            version: 1,
             ..current.clone()
         };
         assert_eq!(done.clone().into_write(&already_linked, 43).next, None);

@@ -10,6 +10,7 @@
 mod page;
 pub mod postgres;
 mod row;
+mod sync_rows;
 pub mod sqlite;
 mod totals;
 pub mod transfer;
@@ -22,6 +23,7 @@ use crate::{
     domain::{
         Task, TaskEdit, TaskId, TaskWrite, UserId,
         list::{PageQuery, TaskPage},
+        sync::{ChangeRead, Claim, Expected, Position, Written},
     },
     metrics::StoreMetrics,
 };
@@ -159,6 +161,12 @@ pub enum StoreError {
     /// A create found the owner already at the most tasks allowed; nothing was written.
     #[error("the owner already has the most tasks allowed")]
     TaskLimitReached,
+    /// The idempotency key is stored for the owner with another request's fingerprint.
+    #[error("the idempotency key was used for another request")]
+    KeyReused,
+    /// Another transaction holding the idempotency key has not finished yet.
+    #[error("a request with this idempotency key is still running")]
+    KeyInProgress,
     /// The database could not be reached, or stayed busy past the configured timeout.
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -173,6 +181,8 @@ impl StoreError {
         match self {
             Self::NotFound => Self::NotFound,
             Self::TaskLimitReached => Self::TaskLimitReached,
+            Self::KeyReused => Self::KeyReused,
+            Self::KeyInProgress => Self::KeyInProgress,
             Self::Unavailable(reason) => Self::Unavailable(reason.clone()),
             Self::Internal(source) => Self::Internal(source.to_string().into()),
         }
@@ -180,9 +190,10 @@ impl StoreError {
 }
 
 /// The `tasks` columns every query selects or returns, in the order both backends' row mappers
-/// read them (`id` is column 0, `updated_at` column 6, `next_task_id` column 15).
+/// read them (`id` is column 0, `updated_at` column 6, `next_task_id` column 15, `version` 16).
 const TASK_COLUMNS: &str = "id, user_id, title, description, complete, created_at, updated_at, \
-     priority, tags, due_at, due_date, time_zone, recurrence, completed_at, occurrence, next_task_id";
+     priority, tags, due_at, due_date, time_zone, recurrence, completed_at, occurrence, \
+     next_task_id, version";
 
 /// Refuse a database whose schema `found` is newer than the `known` migrations of this binary:
 /// an older binary must not write to a schema it does not understand.
@@ -210,11 +221,25 @@ pub struct TagCount {
     pub count: i64,
 }
 
+/// What one purge batch removed (`TaskStore::purge`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub idempotency_keys: u64,
+    pub tombstones: u64,
+}
+
 /// The storage port. Implementations must be cheap to clone (a handle to a pool).
+///
+/// Every write records its change in the owner's feed (the task's feed position, or a
+/// tombstone) and, with a `Claim`, stores the rendered response under the idempotency key, all
+/// in the write's own transaction. A claimed write whose key is already stored for the owner
+/// writes nothing: it answers `Written::Replayed` when the request matches the stored
+/// fingerprint, `KeyReused` when it does not, and `KeyInProgress` while another transaction
+/// holding the key has not finished.
 pub trait TaskStore: Clone + Send + Sync + 'static {
     /// One page of the owner's tasks that match the query's filter, in its order, starting
     /// after its position: up to `limit + 1` tasks (the extra one says there is a next page),
-    /// and how many match in all.
+    /// how many match in all, and the feed position the page was read at.
     fn list(
         &self,
         owner: &UserId,
@@ -231,7 +256,8 @@ pub trait TaskStore: Clone + Send + Sync + 'static {
         owner: &UserId,
         task: TaskEdit,
         max_tasks: Option<u64>,
-    ) -> impl Future<Output = Result<Task, StoreError>> + Send;
+        claim: Option<Claim>,
+    ) -> impl Future<Output = Result<Written<Task>, StoreError>> + Send;
 
     fn get(
         &self,
@@ -240,32 +266,59 @@ pub trait TaskStore: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<Task, StoreError>> + Send;
 
     /// Change one task in one transaction: read the owner's task, let `decide` say what it
-    /// becomes (or refuse with `E`, writing nothing), write that and bump `updated_at`. Concurrent
-    /// changes to the same task are serialised, so each `decide` sees the state the previous one
-    /// wrote (two concurrent toggles cancel out rather than collide). A `next` occurrence in the
-    /// write is inserted in the same transaction as the next of the task's series and linked to
-    /// it, unless the task already has a next one (so it is created exactly once).
+    /// becomes (or refuse with `E`, writing nothing), write that, bump `updated_at` and
+    /// `version`. Concurrent changes to the same task are serialised, so each `decide` sees the
+    /// state the previous one wrote (two concurrent toggles cancel out rather than collide, and
+    /// a version check in `decide` is atomic with the write). A `next` occurrence in the write
+    /// is inserted in the same transaction as the next of the task's series and linked to it,
+    /// unless the task already has a next one (so it is created exactly once).
     fn modify<E, F>(
         &self,
         owner: &UserId,
         id: TaskId,
         decide: F,
-    ) -> impl Future<Output = Result<Result<Task, E>, StoreError>> + Send
+        claim: Option<Claim>,
+    ) -> impl Future<Output = Result<Written<Result<Task, E>>, StoreError>> + Send
     where
         E: Send + 'static,
         F: FnOnce(&Task) -> Result<TaskWrite, E> + Send + 'static;
 
+    /// Delete one task, leaving its tombstone in the feed. With `expected`, only if its
+    /// version is admitted, checked atomically with the delete: otherwise nothing is deleted
+    /// and the current task comes back as `Err`.
     fn delete(
         &self,
         owner: &UserId,
         id: TaskId,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+        expected: Option<Expected>,
+        claim: Option<Claim>,
+    ) -> impl Future<Output = Result<Written<Result<(), Box<Task>>>, StoreError>> + Send;
 
     /// Delete every completed task of the owner; returns how many there were.
     fn delete_completed(
         &self,
         owner: &UserId,
-    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+        claim: Option<Claim>,
+    ) -> impl Future<Output = Result<Written<u64>, StoreError>> + Send;
+
+    /// The owner's feed after `after`: up to `limit + 1` changes in commit order, only ever
+    /// changes whose transaction has finished, with the horizon and the purge position.
+    fn changes(
+        &self,
+        owner: &UserId,
+        after: Position,
+        limit: u32,
+    ) -> impl Future<Output = Result<ChangeRead, StoreError>> + Send;
+
+    /// Remove up to `batch` idempotency keys that expired by `now_ms` and up to `batch`
+    /// tombstones of deletions before `tombstones_before_ms` (all owners); a caller repeats
+    /// while a batch comes back full.
+    fn purge(
+        &self,
+        now_ms: i64,
+        tombstones_before_ms: i64,
+        batch: u32,
+    ) -> impl Future<Output = Result<Purged, StoreError>> + Send;
 
     /// The owner's tags with how many of the owner's tasks carry each, ordered by name
     /// case-insensitively. Spellings that differ only in case count as one tag.

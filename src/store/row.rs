@@ -31,6 +31,7 @@ pub(super) struct TaskRow<'a> {
     pub completed_at: Option<i64>,
     pub occurrence: i64,
     pub next_task_id: Option<i64>,
+    pub version: i64,
 }
 
 impl TaskRow<'_> {
@@ -74,6 +75,7 @@ impl TaskRow<'_> {
             completed_at_ms: self.completed_at,
             occurrence,
             next_task_id: self.next_task_id,
+            version: self.version,
         })
     }
 }
@@ -159,6 +161,7 @@ mod tests {
             completed_at: None,
             occurrence: 2,
             next_task_id: None,
+            version: 1,
         }
     }
 

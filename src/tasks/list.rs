@@ -79,6 +79,8 @@ pub struct ListPage {
     pub tasks: Vec<crate::domain::Task>,
     pub total: i64,
     pub next_cursor: Option<String>,
+    /// The feed cursor of the data the page was read from: follow the feed from it.
+    pub sync_cursor: String,
 }
 
 impl ListRequest {
@@ -248,7 +250,7 @@ impl Seal {
 
 /// A short, stable fingerprint (FNV-1a, 32 bits, hex). Not a secret and not a MAC: it only
 /// tells whether two values differ.
-fn fingerprint(text: &str) -> String {
+pub(super) fn fingerprint(text: &str) -> String {
     let hash = text.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
         (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
     });
@@ -502,6 +504,7 @@ mod tests {
             completed_at_ms: None,
             occurrence: 1,
             next_task_id: None,
+            version: 1,
         }
     }
 

@@ -3,21 +3,47 @@
 //!
 //! `TaskService` is the only caller of the storage port. Rules that every front door must share
 //! (at least one change in an update, the due/zone/recurrence checks of a change against the
-//! stored task, the next occurrence of a recurring task on completion; later idempotent creates
-//! and the change feed) live here, never in a handler and never in SQL. Ownership is already settled when
+//! stored task, the next occurrence of a recurring task on completion, conditional writes,
+//! idempotent retries and the change feed) live here, never in a handler and never in SQL. Ownership is already settled when
 //! a use case runs: the caller passes the authenticated owner, and every store call is scoped to it.
+
+use std::time::Duration;
 
 use crate::{
     domain::{
         NewTask, ScheduleError, Task, TaskChanges, TaskEdit, TaskId, TaskReplacement, TaskWrite,
         UserId, now_ms,
+        sync::{Claim, Written},
     },
-    store::{NotReady, StoreError, TagCount, TaskStore},
+    store::{NotReady, Purged, StoreError, TagCount, TaskStore},
 };
 
 pub mod list;
+pub mod sync;
 
 pub use list::{ListPage, ListParams, ListRefusal, ListRequest};
+pub use sync::{FeedPage, FeedParams, FeedRequest, Idempotency, WriteTerms, feed_cursor};
+
+/// How long sync's records are kept (`sync.*` settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// How long a stored idempotency key answers retries.
+    pub idempotency_keys: Duration,
+    /// How long a deleted task's tombstone stays in the feed.
+    pub tombstones: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            idempotency_keys: Duration::from_secs(86_400),
+            tombstones: Duration::from_secs(30 * 86_400),
+        }
+    }
+}
+
+/// Most rows one purge batch removes of each kind: small, so no write waits long behind one.
+const PURGE_BATCH: u32 = 500;
 
 /// Why a use case refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +58,14 @@ pub enum TaskError {
     /// The owner already has the most tasks a user may have (`quota.max_tasks_per_user`).
     #[error("task quota reached: a user may have at most {limit} tasks; delete some to add more")]
     QuotaExceeded { limit: u64 },
-    /// The store refused (no such task for this owner) or failed.
+    /// A conditional write found another version of the task; nothing was written.
+    #[error("the task has changed: it is at version {}, which the request's condition does not match", .0.version)]
+    PreconditionFailed(Box<Task>),
+    /// The feed cursor is older than the retained tombstones: it may have missed deletions.
+    #[error("this cursor is older than the changes kept: list the tasks again and follow the feed from the list's sync_cursor")]
+    CursorExpired,
+    /// The store refused (no such task for this owner, an idempotency key in use or reused)
+    /// or failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -43,6 +76,8 @@ pub struct TaskService<S> {
     store: S,
     /// Most tasks one owner may have; `None` = unlimited.
     max_tasks_per_user: Option<u64>,
+    retention: Retention,
+    running: sync::RunningKeys,
 }
 
 impl<S: TaskStore> TaskService<S> {
@@ -51,7 +86,15 @@ impl<S: TaskStore> TaskService<S> {
         Self {
             store,
             max_tasks_per_user: None,
+            retention: Retention::default(),
+            running: sync::RunningKeys::default(),
         }
+    }
+
+    /// Keep idempotency keys and tombstones as long as `retention` says.
+    pub fn with_retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
     }
 
     /// Refuse creates once an owner has `max` tasks (`None` or 0: unlimited).
@@ -76,12 +119,91 @@ impl<S: TaskStore> TaskService<S> {
             tasks,
             total: page.total,
             next_cursor,
+            sync_cursor: feed_cursor(owner, page.position),
         })
     }
 
+    /// The owner's changes after the request's cursor, in commit order: each changed task once
+    /// as it is now, or its tombstone. `CursorExpired` when tombstones the cursor has not seen
+    /// were purged.
+    pub async fn changes(
+        &self,
+        owner: &UserId,
+        request: FeedRequest,
+    ) -> Result<FeedPage, TaskError> {
+        let after = request.since.unwrap_or_default();
+        let read = self.store.changes(owner, after, request.limit).await?;
+        if request.since.is_some() && after < read.purged {
+            return Err(TaskError::CursorExpired);
+        }
+        let mut changes = read.changes;
+        let has_more = changes.len() > request.limit as usize;
+        changes.truncate(request.limit as usize);
+        let next = match changes.last() {
+            Some((last, _)) if has_more => *last,
+            _ => after.max(read.horizon),
+        };
+        Ok(FeedPage {
+            changes: changes.into_iter().map(|(_, change)| change).collect(),
+            next_cursor: feed_cursor(owner, next),
+            has_more,
+        })
+    }
+
+    /// Remove expired idempotency keys and tombstones past their retention, a small batch at a
+    /// time until none is left; returns how many of each.
+    pub async fn purge_expired(&self) -> Result<Purged, TaskError> {
+        let mut total = Purged::default();
+        loop {
+            let now = now_ms();
+            let retained = i64::try_from(self.retention.tombstones.as_millis()).unwrap_or(i64::MAX);
+            let batch = self
+                .store
+                .purge(now, now.saturating_sub(retained), PURGE_BATCH)
+                .await?;
+            total.idempotency_keys += batch.idempotency_keys;
+            total.tombstones += batch.tombstones;
+            if batch.idempotency_keys < u64::from(PURGE_BATCH)
+                && batch.tombstones < u64::from(PURGE_BATCH)
+            {
+                return Ok(total);
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
     /// Delete every completed task of the owner ("clear completed"); returns how many.
-    pub async fn clear_completed(&self, owner: &UserId) -> Result<u64, TaskError> {
-        Ok(self.store.delete_completed(owner).await?)
+    pub async fn clear_completed(
+        &self,
+        owner: &UserId,
+        idempotency: Option<Idempotency>,
+    ) -> Result<Written<u64>, TaskError> {
+        let (claim, _running) = self.claim(owner, idempotency)?;
+        Ok(self.store.delete_completed(owner, claim).await?)
+    }
+
+    /// The store's claim for a keyed write, and the mark that the key is running here (held
+    /// until the write has its answer). `KeyInProgress` when it already is.
+    fn claim(
+        &self,
+        owner: &UserId,
+        idempotency: Option<Idempotency>,
+    ) -> Result<(Option<Claim>, Option<sync::RunningKey>), TaskError> {
+        let Some(idempotency) = idempotency else {
+            return Ok((None, None));
+        };
+        let running = self
+            .running
+            .start(owner, &idempotency.key)
+            .ok_or(StoreError::KeyInProgress)?;
+        let ttl = i64::try_from(self.retention.idempotency_keys.as_millis()).unwrap_or(i64::MAX);
+        let claim = Claim {
+            key: idempotency.key,
+            fingerprint: idempotency.fingerprint,
+            expires_at_ms: now_ms().saturating_add(ttl),
+            render: idempotency.render,
+        };
+        Ok((Some(claim), Some(running)))
     }
 
     /// Create a task; the store assigns the id and timestamps, and `complete` starts false.
@@ -89,10 +211,16 @@ impl<S: TaskStore> TaskService<S> {
     /// checks and inserts atomically, so racing creates never overshoot the quota. (Completing
     /// a recurring task is not a create: its next occurrence is always started, even at the
     /// quota, so finishing work never fails; it counts towards the quota from then on.)
-    pub async fn create(&self, owner: &UserId, task: NewTask) -> Result<Task, TaskError> {
+    pub async fn create(
+        &self,
+        owner: &UserId,
+        task: NewTask,
+        idempotency: Option<Idempotency>,
+    ) -> Result<Written<Task>, TaskError> {
         let max = self.max_tasks_per_user;
-        match self.store.create(owner, TaskEdit::from(task), max).await {
-            Ok(task) => Ok(task),
+        let (claim, _running) = self.claim(owner, idempotency)?;
+        match self.store.create(owner, TaskEdit::from(task), max, claim).await {
+            Ok(written) => Ok(written),
             Err(StoreError::TaskLimitReached) => Err(TaskError::QuotaExceeded {
                 limit: max.unwrap_or(0),
             }),
@@ -111,8 +239,9 @@ impl<S: TaskStore> TaskService<S> {
         owner: &UserId,
         id: TaskId,
         replacement: TaskReplacement,
-    ) -> Result<Task, TaskError> {
-        self.apply(owner, id, replacement.into()).await
+        terms: WriteTerms,
+    ) -> Result<Written<Task>, TaskError> {
+        self.apply(owner, id, replacement.into(), terms).await
     }
 
     /// Change the fields that are set; at least one must be.
@@ -121,16 +250,22 @@ impl<S: TaskStore> TaskService<S> {
         owner: &UserId,
         id: TaskId,
         changes: TaskChanges,
-    ) -> Result<Task, TaskError> {
+        terms: WriteTerms,
+    ) -> Result<Written<Task>, TaskError> {
         if changes.is_empty() {
             return Err(TaskError::NothingToChange);
         }
-        self.apply(owner, id, changes).await
+        self.apply(owner, id, changes, terms).await
     }
 
     /// Flip `complete` atomically: two concurrent toggles cancel out rather than collide.
-    pub async fn toggle_complete(&self, owner: &UserId, id: TaskId) -> Result<Task, TaskError> {
-        self.change(owner, id, |task| {
+    pub async fn toggle_complete(
+        &self,
+        owner: &UserId,
+        id: TaskId,
+        terms: WriteTerms,
+    ) -> Result<Written<Task>, TaskError> {
+        self.change(owner, id, terms, |task| {
             let edit = TaskEdit {
                 complete: !task.complete,
                 ..TaskEdit::of(task)
@@ -147,17 +282,28 @@ impl<S: TaskStore> TaskService<S> {
         owner: &UserId,
         id: TaskId,
         done: bool,
-    ) -> Result<Task, TaskError> {
+        terms: WriteTerms,
+    ) -> Result<Written<Task>, TaskError> {
         let changes = TaskChanges {
             complete: Some(done),
             ..TaskChanges::default()
         };
-        self.apply(owner, id, changes).await
+        self.apply(owner, id, changes, terms).await
     }
 
-    /// Delete a task for good; its id is never reused.
-    pub async fn delete(&self, owner: &UserId, id: TaskId) -> Result<(), TaskError> {
-        Ok(self.store.delete(owner, id).await?)
+    /// Delete a task for good; its id is never reused, and the feed keeps its tombstone.
+    pub async fn delete(
+        &self,
+        owner: &UserId,
+        id: TaskId,
+        terms: WriteTerms,
+    ) -> Result<Written<()>, TaskError> {
+        let (claim, _running) = self.claim(owner, terms.idempotency)?;
+        match self.store.delete(owner, id, terms.expected, claim).await? {
+            Written::Fresh(Err(current)) => Err(TaskError::PreconditionFailed(current)),
+            Written::Fresh(Ok(())) => Ok(Written::Fresh(())),
+            Written::Replayed(stored) => Ok(Written::Replayed(stored)),
+        }
     }
 
     /// The owner's tags with the number of tasks carrying each, by name case-insensitively.
@@ -172,11 +318,12 @@ impl<S: TaskStore> TaskService<S> {
         owner: &UserId,
         id: TaskId,
         changes: TaskChanges,
-    ) -> Result<Task, TaskError> {
+        terms: WriteTerms,
+    ) -> Result<Written<Task>, TaskError> {
         if changes.changes_schedule() {
             self.check_schedule(owner, id, changes.clone()).await?;
         }
-        self.change(owner, id, move |task| {
+        self.change(owner, id, terms, move |task| {
             let edit = TaskEdit::of(task).with(changes)?;
             Ok(edit.into_write(task, now_ms()))
         })
@@ -202,12 +349,33 @@ impl<S: TaskStore> TaskService<S> {
         Ok(())
     }
 
-    /// Read, decide and write one task in one store transaction.
-    async fn change<F>(&self, owner: &UserId, id: TaskId, decide: F) -> Result<Task, TaskError>
+    /// Read, decide and write one task in one store transaction; with an expected version,
+    /// the check is part of the decision, so it is atomic with the write.
+    async fn change<F>(
+        &self,
+        owner: &UserId,
+        id: TaskId,
+        terms: WriteTerms,
+        decide: F,
+    ) -> Result<Written<Task>, TaskError>
     where
         F: FnOnce(&Task) -> Result<TaskWrite, TaskError> + Send + 'static,
     {
-        self.store.modify(owner, id, decide).await?
+        let (claim, _running) = self.claim(owner, terms.idempotency)?;
+        let expected = terms.expected;
+        let decide = move |task: &Task| {
+            if let Some(expected) = &expected
+                && !expected.admits(task.version)
+            {
+                return Err(TaskError::PreconditionFailed(Box::new(task.clone())));
+            }
+            decide(task)
+        };
+        match self.store.modify(owner, id, decide, claim).await? {
+            Written::Fresh(Ok(task)) => Ok(Written::Fresh(task)),
+            Written::Fresh(Err(refusal)) => Err(refusal),
+            Written::Replayed(stored) => Ok(Written::Replayed(stored)),
+        }
     }
 
     /// Whether the database answers a cheap round trip (the liveness check).

@@ -116,6 +116,7 @@ impl TaskImport for PgImport {
             .map(|t| i32::try_from(t.occurrence).unwrap_or(i32::MAX))
             .collect();
         let next_ids: Vec<Option<i64>> = tasks.iter().map(|t| t.next_task_id).collect();
+        let versions: Vec<i64> = tasks.iter().map(|t| t.version).collect();
         let title_keys: Vec<&str> = columns.iter().map(|c| c.title_key.as_str()).collect();
         let search_texts: Vec<&str> = columns.iter().map(|c| c.search_text.as_str()).collect();
         let (mut tag_owners, mut tag_keys, mut tag_tasks, mut tag_names) =
@@ -137,7 +138,7 @@ impl TaskImport for PgImport {
                          SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], \
                            $5::boolean[], $6::bigint[], $7::bigint[], $8::smallint[], $9::text[], \
                            $10::bigint[], $11::text[], $12::text[], $13::text[], $14::bigint[], \
-                           $15::integer[], $16::bigint[], $17::text[], $18::text[])"
+                           $15::integer[], $16::bigint[], $17::bigint[], $18::text[], $19::text[])"
                     ),
                     &[
                         &ids,
@@ -156,6 +157,7 @@ impl TaskImport for PgImport {
                         &completed,
                         &occurrences,
                         &next_ids,
+                        &versions,
                         &title_keys,
                         &search_texts,
                     ],

@@ -39,6 +39,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "lists by tag in every order: sort keys in task_tags, tag counts",
         include_str!("../migrations/postgres/0007_tag_orders.sql"),
     ),
+    (
+        "sync: task versions, the change feed, idempotency keys",
+        include_str!("../migrations/postgres/0008_sync.sql"),
+    ),
 ];
 
 /// The version whose step needs the pg_trgm extension and values computed here.

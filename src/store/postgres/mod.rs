@@ -23,6 +23,7 @@ pub mod connect;
 mod import;
 mod migrate;
 mod readiness;
+mod sync;
 mod tasks;
 
 use std::{future::Future, time::Duration};

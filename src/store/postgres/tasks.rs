@@ -6,14 +6,18 @@
 use deadpool_postgres::GenericClient;
 use tokio_postgres::{IsolationLevel, Row, types::ToSql};
 
-use super::{PgStore, finish};
+use super::{
+    PgStore, finish,
+    sync::{CURRENT_XID, SNAPSHOT_XMIN, one_bigint, remember, replay},
+};
 use crate::{
     domain::{
         Task, TaskEdit, TaskId, TaskWrite, UserId,
         list::{PageQuery, TaskPage},
+        sync::{ChangeRead, Claim, Expected, Outcome, Position, StoredResponse, Written},
     },
     store::{
-        NotReady, StoreError, TASK_COLUMNS, TagCount, TaskStore,
+        NotReady, Purged, StoreError, TASK_COLUMNS, TagCount, TaskStore,
         page::{self, Arg, Dialect, DueKey, DueKind, Group, PagePlan, Statement},
         row::{EditColumns, TaskRow, tag_rows},
     },
@@ -91,17 +95,26 @@ async fn run_group<C: GenericClient>(
     ))
 }
 
-/// The count's row and the groups' rows of one page of `owner`'s list: the count and the first
-/// group go out together (pipelined on one connection), later groups only while the page is
-/// not full.
+/// The feed horizon, the count's row and the groups' rows of one page of `owner`'s list: the
+/// horizon, the count and the first group go out together (pipelined on one connection), later
+/// groups only while the page is not full.
+///
+/// The horizon is the xmin of a snapshot taken no later than any the page is read in: its
+/// statement is prepared first and polled first, so it is sent first, and the connection runs
+/// statements in the order they arrive. Every change below it is in the page; following the feed
+/// from it may repeat a change the page shows, never miss one.
 async fn read_page<C: GenericClient>(
     client: &C,
     plan: &PagePlan,
     count: &Statement,
     owner: &str,
     query: &PageQuery,
-) -> Result<(Row, Vec<GroupRows>), tokio_postgres::Error> {
+) -> Result<(i64, Row, Vec<GroupRows>), tokio_postgres::Error> {
     let wanted = query.limit as usize + 1;
+    let horizon = client
+        .prepare_cached(&format!("SELECT {SNAPSHOT_XMIN}"))
+        .await?;
+    let horizon = one_bigint(client, &horizon);
     let count = async {
         let stmt = client.prepare_cached(&count.sql).await?;
         client.query_one(&stmt, &pg_args(&count.args)).await
@@ -110,12 +123,15 @@ async fn read_page<C: GenericClient>(
     let first = groups
         .next()
         .map(|group| run_group(client, group, owner, query, wanted));
-    let (count, first) = match first {
+    let (horizon, count, first) = match first {
         Some(first) => {
-            let (count, rows) = futures_util::try_join!(count, first)?;
-            (count, Some(rows))
+            let (horizon, count, rows) = futures_util::try_join!(horizon, count, first)?;
+            (horizon, count, Some(rows))
         }
-        None => (count.await?, None),
+        None => {
+            let (horizon, count) = futures_util::try_join!(horizon, count)?;
+            (horizon, count, None)
+        }
     };
     let mut results: Vec<GroupRows> = first.into_iter().collect();
     let mut fetched: usize = results.iter().map(GroupRows::len).sum();
@@ -127,7 +143,7 @@ async fn read_page<C: GenericClient>(
         fetched += rows.len();
         results.push(rows);
     }
-    Ok((count, results))
+    Ok((horizon, count, results))
 }
 
 /// The parameters of a list statement, as tokio-postgres takes them.
@@ -150,6 +166,17 @@ fn pg_args(args: &[Arg]) -> Vec<&(dyn ToSql + Sync)> {
 /// other in a cycle; a delete would otherwise lock `tag_counts` (cascade) before `task_counts`,
 /// and a change the other way round. An owner without the row has no task to lock.
 const OWNER_FIRST: &str = "WITH owner AS MATERIALIZED (SELECT user_id FROM task_counts WHERE user_id = $1::text FOR UPDATE)";
+
+/// The CTE `gone` that deletes the owner's (`$1`, locked by `OWNER_FIRST`) tasks matching
+/// `condition` and leaves a tombstone for each, in the same statement.
+fn delete_with_tombstones(condition: &str) -> String {
+    format!(
+        "gone AS (DELETE FROM tasks WHERE user_id = (SELECT user_id FROM owner) AND {condition} \
+           RETURNING user_id, id), \
+         buried AS (INSERT INTO task_tombstones (user_id, change_xid, task_id, deleted_at) \
+           SELECT user_id, {CURRENT_XID}, id, {NOW_MS} FROM gone)"
+    )
+}
 
 /// The database clock in epoch milliseconds (floored, like `chrono::timestamp_millis`).
 const NOW_MS: &str = "floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
@@ -174,6 +201,7 @@ pub(super) fn task_from_row(row: &Row) -> Result<Task, StoreError> {
         completed_at: row.get(13),
         occurrence: i64::from(row.get::<_, i32>(14)),
         next_task_id: row.get(15),
+        version: row.get(16),
     }
     .into_task()
 }
@@ -281,8 +309,23 @@ impl<'a> InsertParams<'a> {
 enum Failure<E> {
     /// The use case refused the change.
     Refused(E),
-    /// A row could not be read back.
+    /// A row could not be read back, or the idempotency key refused the write.
     Store(StoreError),
+    /// The key's stored response answers instead.
+    Replayed(StoredResponse),
+}
+
+/// Look up the claim's key in `tx`: `Some` when it decides the write (a replay or a refusal).
+async fn replay_or_refuse<E>(
+    tx: &deadpool_postgres::Transaction<'_>,
+    owner: &str,
+    claim: Option<&Claim>,
+) -> Result<Option<Failure<E>>, tokio_postgres::Error> {
+    Ok(match replay(tx, owner, claim).await? {
+        Ok(None) => None,
+        Ok(Some(stored)) => Some(Failure::Replayed(stored)),
+        Err(e) => Some(Failure::Store(e)),
+    })
 }
 
 impl PgStore {
@@ -368,14 +411,18 @@ impl TaskStore for PgStore {
                 }
             })
             .await;
-        let (count, results) = finish(client, reply)?;
+        let (horizon, count, results) = finish(client, reply)?;
         let total = self.totals.settle(read, count.get(0), count.get(1))?;
         let mut tasks = Vec::new();
         for rows in results {
             page::extend_page(&mut tasks, rows.into_tasks()?);
         }
         tasks.truncate(wanted);
-        Ok(TaskPage { tasks, total })
+        Ok(TaskPage {
+            tasks,
+            total,
+            position: Position::new(horizon, 0),
+        })
     }
 
     #[tracing::instrument(name = "postgres.create", skip_all)]
@@ -384,22 +431,53 @@ impl TaskStore for PgStore {
         owner: &UserId,
         task: TaskEdit,
         max_tasks: Option<u64>,
-    ) -> Result<Task, StoreError> {
+        claim: Option<Claim>,
+    ) -> Result<Written<Task>, StoreError> {
         let insert = InsertParams::new(owner.as_str(), &task, 1);
-        let Some(max) = max_tasks else {
-            return self.one_task(&insert_task_sql(), &insert.params()).await;
+        let max = max_tasks.map(|max| i64::try_from(max).unwrap_or(i64::MAX));
+        let sql = match max {
+            Some(_) => insert_task_within_limit_sql(),
+            None => insert_task_sql(),
         };
-        let max = i64::try_from(max).unwrap_or(i64::MAX);
         let mut params = insert.params().to_vec();
-        params.push(&max);
-        // No row back means the limit refused it: nothing else makes the insert return none.
-        match self
-            .one_task(&insert_task_within_limit_sql(), &params)
-            .await
-        {
-            Err(StoreError::NotFound) => Err(StoreError::TaskLimitReached),
-            other => other,
+        if let Some(max) = &max {
+            params.push(max);
         }
+        // No row back means the limit refused it: nothing else makes the insert return none.
+        let Some(claim) = claim else {
+            return match self.one_task(&sql, &params).await {
+                Ok(task) => Ok(Written::Fresh(task)),
+                Err(StoreError::NotFound) => Err(StoreError::TaskLimitReached),
+                Err(e) => Err(e),
+            };
+        };
+        // With a key: the lookup, the insert and the key's row in one transaction.
+        let owner = owner.as_str();
+        let mut client = self.client().await?;
+        let reply = self
+            .within_deadline(async {
+                let tx = client.transaction().await?;
+                match replay(&tx, owner, Some(&claim)).await? {
+                    Ok(None) => {}
+                    Ok(Some(stored)) => return Ok(Ok(Written::Replayed(stored))),
+                    Err(e) => return Ok(Err(e)),
+                }
+                let stmt = tx.prepare_cached(&sql).await?;
+                let Some(row) = tx.query_opt(&stmt, &params).await? else {
+                    return Ok(Err(StoreError::TaskLimitReached));
+                };
+                let task = match task_from_row(&row) {
+                    Ok(task) => task,
+                    Err(e) => return Ok(Err(e)),
+                };
+                if let Err(e) = remember(&tx, owner, Some(claim), Outcome::Task(&task)).await? {
+                    return Ok(Err(e));
+                }
+                tx.commit().await?;
+                Ok(Ok(Written::Fresh(task)))
+            })
+            .await;
+        finish(client, reply)?
     }
 
     #[tracing::instrument(name = "postgres.get", skip_all)]
@@ -417,7 +495,8 @@ impl TaskStore for PgStore {
         owner: &UserId,
         id: TaskId,
         decide: F,
-    ) -> Result<Result<Task, E>, StoreError>
+        claim: Option<Claim>,
+    ) -> Result<Written<Result<Task, E>>, StoreError>
     where
         E: Send + 'static,
         F: FnOnce(&Task) -> Result<TaskWrite, E> + Send + 'static,
@@ -429,6 +508,9 @@ impl TaskStore for PgStore {
         let reply = self
             .within_deadline(async {
                 let tx = client.transaction().await?;
+                if let Some(decided) = replay_or_refuse(&tx, owner.as_str(), claim.as_ref()).await? {
+                    return Ok(Some(Err(decided)));
+                }
                 let select = tx
                     .prepare_cached(&format!(
                         "{OWNER_FIRST} SELECT {TASK_COLUMNS} FROM tasks \
@@ -456,7 +538,8 @@ impl TaskStore for PgStore {
                            due_date = $9::text, time_zone = $10::text, recurrence = $11::text, \
                            completed_at = CASE WHEN NOT $5::boolean THEN NULL \
                              WHEN complete THEN completed_at ELSE {NOW_MS} END, \
-                           title_key = $12::text, search_text = $13::text \
+                           title_key = $12::text, search_text = $13::text, \
+                           version = version + 1, change_xid = {CURRENT_XID} \
                          WHERE id = $1 AND user_id = $2 RETURNING {TASK_COLUMNS}"
                     ))
                     .await?;
@@ -516,14 +599,18 @@ impl TaskStore for PgStore {
                     tx.execute(&link, &[&id, &next_id]).await?;
                     task.next_task_id = Some(next_id);
                 }
+                if let Err(e) = remember(&tx, owner.as_str(), claim, Outcome::Task(&task)).await? {
+                    return Ok(Some(Err(Failure::Store(e))));
+                }
                 tx.commit().await?;
                 Ok(Some(Ok(task)))
             })
             .await;
         match finish(client, reply)? {
             None => Err(StoreError::NotFound),
-            Some(Ok(task)) => Ok(Ok(task)),
-            Some(Err(Failure::Refused(refusal))) => Ok(Err(refusal)),
+            Some(Ok(task)) => Ok(Written::Fresh(Ok(task))),
+            Some(Err(Failure::Refused(refusal))) => Ok(Written::Fresh(Err(refusal))),
+            Some(Err(Failure::Replayed(stored))) => Ok(Written::Replayed(stored)),
             Some(Err(Failure::Store(e))) => Err(e),
         }
     }
@@ -552,40 +639,119 @@ impl TaskStore for PgStore {
     }
 
     #[tracing::instrument(name = "postgres.delete_completed", skip_all)]
-    async fn delete_completed(&self, owner: &UserId) -> Result<u64, StoreError> {
-        let client = self.client().await?;
+    async fn delete_completed(
+        &self,
+        owner: &UserId,
+        claim: Option<Claim>,
+    ) -> Result<Written<u64>, StoreError> {
+        let sql = format!(
+            "{OWNER_FIRST}, {} SELECT count(*) FROM gone",
+            delete_with_tombstones("complete")
+        );
+        let owner = owner.as_str();
+        let mut client = self.client().await?;
         let reply = self
             .within_deadline(async {
-                let stmt = client
-                    .prepare_cached(&format!(
-                        "{OWNER_FIRST} DELETE FROM tasks WHERE user_id = (SELECT user_id FROM owner) \
-                         AND complete"
-                    ))
-                    .await?;
-                client.execute(&stmt, &[&owner.as_str()]).await
+                let Some(claim) = claim else {
+                    let stmt = client.prepare_cached(&sql).await?;
+                    let deleted: i64 = client.query_one(&stmt, &[&owner]).await?.get(0);
+                    return Ok(Ok(Written::Fresh(deleted as u64)));
+                };
+                let tx = client.transaction().await?;
+                match replay(&tx, owner, Some(&claim)).await? {
+                    Ok(None) => {}
+                    Ok(Some(stored)) => return Ok(Ok(Written::Replayed(stored))),
+                    Err(e) => return Ok(Err(e)),
+                }
+                let stmt = tx.prepare_cached(&sql).await?;
+                let deleted = tx.query_one(&stmt, &[&owner]).await?.get::<_, i64>(0) as u64;
+                if let Err(e) = remember(&tx, owner, Some(claim), Outcome::Cleared(deleted)).await? {
+                    return Ok(Err(e));
+                }
+                tx.commit().await?;
+                Ok(Ok(Written::Fresh(deleted)))
             })
             .await;
-        finish(client, reply)
+        finish(client, reply)?
     }
 
     #[tracing::instrument(name = "postgres.delete", skip_all)]
-    async fn delete(&self, owner: &UserId, id: TaskId) -> Result<(), StoreError> {
-        let client = self.client().await?;
+    async fn delete(
+        &self,
+        owner: &UserId,
+        id: TaskId,
+        expected: Option<Expected>,
+        claim: Option<Claim>,
+    ) -> Result<Written<Result<(), Box<Task>>>, StoreError> {
+        // The version check is part of the delete's own statement: atomic with it.
+        let sql = format!(
+            "{OWNER_FIRST}, {} SELECT count(*) FROM gone",
+            delete_with_tombstones(
+                "id = $2 AND ($3::bigint[] IS NULL OR version = ANY($3::bigint[]))"
+            )
+        );
+        let versions: Option<Vec<i64>> = match expected {
+            None | Some(Expected::Any) => None,
+            Some(Expected::OneOf(versions)) => Some(versions),
+        };
+        let owner_id = owner.as_str();
+        let mut client = self.client().await?;
         let reply = self
             .within_deadline(async {
-                let stmt = client
-                    .prepare_cached(&format!(
-                        "{OWNER_FIRST} DELETE FROM tasks WHERE user_id = (SELECT user_id FROM owner) \
-                         AND id = $2"
-                    ))
-                    .await?;
-                client.execute(&stmt, &[&owner.as_str(), &id]).await
+                let params: [&(dyn ToSql + Sync); 3] = [&owner_id, &id, &versions];
+                let Some(claim) = claim else {
+                    let stmt = client.prepare_cached(&sql).await?;
+                    let deleted: i64 = client.query_one(&stmt, &params).await?.get(0);
+                    return Ok(Ok(Written::Fresh(deleted > 0)));
+                };
+                let tx = client.transaction().await?;
+                match replay(&tx, owner_id, Some(&claim)).await? {
+                    Ok(None) => {}
+                    Ok(Some(stored)) => return Ok(Ok(Written::Replayed(stored))),
+                    Err(e) => return Ok(Err(e)),
+                }
+                let stmt = tx.prepare_cached(&sql).await?;
+                let deleted: i64 = tx.query_one(&stmt, &params).await?.get(0);
+                if deleted == 0 {
+                    return Ok(Ok(Written::Fresh(false)));
+                }
+                if let Err(e) = remember(&tx, owner_id, Some(claim), Outcome::Deleted).await? {
+                    return Ok(Err(e));
+                }
+                tx.commit().await?;
+                Ok(Ok(Written::Fresh(true)))
             })
             .await;
-        match finish(client, reply)? {
-            0 => Err(StoreError::NotFound),
-            _ => Ok(()),
+        match finish(client, reply)?? {
+            Written::Replayed(stored) => Ok(Written::Replayed(stored)),
+            Written::Fresh(true) => Ok(Written::Fresh(Ok(()))),
+            // Nothing deleted: no such task, or (with versions) another version of it, which
+            // the client gets to see (`get` says which).
+            Written::Fresh(false) if versions.is_some() => {
+                Ok(Written::Fresh(Err(Box::new(self.get(owner, id).await?))))
+            }
+            Written::Fresh(false) => Err(StoreError::NotFound),
         }
+    }
+
+    #[tracing::instrument(name = "postgres.changes", skip_all)]
+    async fn changes(
+        &self,
+        owner: &UserId,
+        after: Position,
+        limit: u32,
+    ) -> Result<ChangeRead, StoreError> {
+        self.read_changes(owner, after, limit).await
+    }
+
+    #[tracing::instrument(name = "postgres.purge", skip_all)]
+    async fn purge(
+        &self,
+        now_ms: i64,
+        tombstones_before_ms: i64,
+        batch: u32,
+    ) -> Result<Purged, StoreError> {
+        self.purge_batch(now_ms, tombstones_before_ms, batch).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

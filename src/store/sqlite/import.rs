@@ -104,7 +104,7 @@ impl TaskImport for SqliteImport {
                 .prepare_cached(&format!(
                     "INSERT INTO tasks ({TASK_COLUMNS}, title_key, search_text) VALUES \
                      (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
-                      ?17, ?18)"
+                      ?17, ?18, ?19)"
                 ))
                 .map_err(map_error)?;
             for t in &tasks {
@@ -126,6 +126,7 @@ impl TaskImport for SqliteImport {
                     t.completed_at_ms,
                     t.occurrence,
                     t.next_task_id,
+                    t.version,
                     columns.title_key,
                     columns.search_text
                 ])

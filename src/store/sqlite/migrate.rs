@@ -59,6 +59,11 @@ const MIGRATIONS: &[Migration] = &[
         then: None,
         rebuilds_tables: false,
     },
+    Migration {
+        sql: include_str!("../migrations/sqlite/0008_sync.sql"),
+        then: None,
+        rebuilds_tables: false,
+    },
 ];
 
 /// The schema version this binary migrates to.

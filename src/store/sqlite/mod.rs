@@ -16,6 +16,7 @@ mod import;
 pub mod integrity;
 mod migrate;
 mod readiness;
+mod sync;
 mod tasks;
 
 use std::{

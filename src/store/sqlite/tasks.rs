@@ -8,15 +8,19 @@ use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{SqliteStore, map_error};
+use super::{
+    SqliteStore, map_error,
+    sync::{self, insert_tombstones, next_change, remember, replay},
+};
 use crate::{
     domain::{
         Task, TaskEdit, TaskId, TaskWrite, UserId,
         list::{PageQuery, TaskPage},
         now_ms,
+        sync::{ChangeRead, Claim, Expected, Outcome, Position, Written},
     },
     store::{
-        NotReady, StoreError, TASK_COLUMNS, TagCount, TaskStore,
+        NotReady, Purged, StoreError, TASK_COLUMNS, TagCount, TaskStore,
         page::{self, Arg, Dialect, DueKey, DueKind, Group, KeyStatement},
         row::{EditColumns, TaskRow, tag_rows},
     },
@@ -53,6 +57,7 @@ pub(super) fn task_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Task, Stor
         completed_at: row.get(13)?,
         occurrence: row.get(14)?,
         next_task_id: row.get(15)?,
+        version: row.get(16)?,
     }
     .into_task())
 }
@@ -97,13 +102,13 @@ fn due_keys(conn: &Connection, key: &KeyStatement) -> Result<Vec<DueKey>, StoreE
     Ok(keys)
 }
 
-/// Insert a task of `owner` with the fields of `edit` as the `occurrence`-th of its series, and
-/// its tags.
+/// Insert a task of `owner` with the fields of `edit` as the `occurrence`-th of its series, at
+/// change `change` of the feed, and its tags.
 pub(super) fn insert_task(
     conn: &Connection,
     owner: &str,
     edit: &TaskEdit,
-    occurrence: u32,
+    (occurrence, change): (u32, i64),
     now: i64,
 ) -> Result<Task, StoreError> {
     let columns = EditColumns::of(edit);
@@ -111,9 +116,9 @@ pub(super) fn insert_task(
         .prepare_cached(&format!(
             "INSERT INTO tasks (id, user_id, title, description, complete, created_at, \
                updated_at, priority, tags, due_at, due_date, time_zone, recurrence, completed_at, \
-               occurrence, title_key, search_text) \
+               occurrence, title_key, search_text, change_seq) \
              VALUES ((SELECT last_id + 1 FROM task_ids), ?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, \
-               ?10, ?11, ?12, ?13, ?14, ?15) \
+               ?10, ?11, ?12, ?13, ?14, ?15, ?16) \
              RETURNING {TASK_COLUMNS}"
         ))
         .map_err(map_error)?;
@@ -134,7 +139,8 @@ pub(super) fn insert_task(
                 edit.completed_at_ms,
                 occurrence,
                 columns.title_key,
-                columns.search_text
+                columns.search_text,
+                change
             ],
             task_from_row,
         )
@@ -289,7 +295,12 @@ impl TaskStore for SqliteStore {
                 page::extend_page(&mut tasks, rows);
             }
             tasks.truncate(wanted);
-            Ok(TaskPage { tasks, total })
+            let position = sync::horizon(&tx)?;
+            Ok(TaskPage {
+                tasks,
+                total,
+                position,
+            })
         })
         .await
     }
@@ -300,17 +311,25 @@ impl TaskStore for SqliteStore {
         owner: &UserId,
         task: TaskEdit,
         max_tasks: Option<u64>,
-    ) -> Result<Task, StoreError> {
+        claim: Option<Claim>,
+    ) -> Result<Written<Task>, StoreError> {
         let owner = owner.clone();
         // The writer thread is the only writer: nothing can insert between the count read here
         // and the insert, so concurrent creates at the limit cannot overshoot it.
         self.write(move |conn| {
+            let now = now_ms();
+            if let Some(stored) = replay(conn, owner.as_str(), claim.as_ref(), now)? {
+                return Ok(Written::Replayed(stored));
+            }
             if let Some(max) = max_tasks
                 && task_count(conn, owner.as_str())? >= max
             {
                 return Err(StoreError::TaskLimitReached);
             }
-            insert_task(conn, owner.as_str(), &task, 1, now_ms())
+            let change = next_change(conn)?;
+            let task = insert_task(conn, owner.as_str(), &task, (1, change), now)?;
+            remember(conn, owner.as_str(), claim, Outcome::Task(&task))?;
+            Ok(Written::Fresh(task))
         })
         .await
     }
@@ -328,7 +347,8 @@ impl TaskStore for SqliteStore {
         owner: &UserId,
         id: TaskId,
         decide: F,
-    ) -> Result<Result<Task, E>, StoreError>
+        claim: Option<Claim>,
+    ) -> Result<Written<Result<Task, E>>, StoreError>
     where
         E: Send + 'static,
         F: FnOnce(&Task) -> Result<TaskWrite, E> + Send + 'static,
@@ -338,12 +358,16 @@ impl TaskStore for SqliteStore {
         // and the write below. `updated_at` moves forward by at least a millisecond on every
         // change, even if the clock steps back.
         self.write(move |conn| {
+            let now = now_ms();
+            if let Some(stored) = replay(conn, owner.as_str(), claim.as_ref(), now)? {
+                return Ok(Written::Replayed(stored));
+            }
             let current = select_task(conn, owner.as_str(), id)?;
             let write = match decide(&current) {
                 Ok(write) => write,
-                Err(refusal) => return Ok(Err(refusal)),
+                Err(refusal) => return Ok(Written::Fresh(Err(refusal))),
             };
-            let now = now_ms();
+            let change = next_change(conn)?;
             let edit = &write.task;
             let columns = EditColumns::of(edit);
             let mut update = conn
@@ -351,7 +375,8 @@ impl TaskStore for SqliteStore {
                     "UPDATE tasks SET title = ?3, description = ?4, complete = ?5, \
                        updated_at = MAX(?6, updated_at + 1), priority = ?7, tags = ?8, \
                        due_at = ?9, due_date = ?10, time_zone = ?11, recurrence = ?12, \
-                       completed_at = ?13, title_key = ?14, search_text = ?15 \
+                       completed_at = ?13, title_key = ?14, search_text = ?15, \
+                       version = version + 1, change_seq = ?16 \
                      WHERE id = ?1 AND user_id = ?2 RETURNING {TASK_COLUMNS}"
                 ))
                 .map_err(map_error)?;
@@ -373,7 +398,8 @@ impl TaskStore for SqliteStore {
                             edit.recurrence,
                             edit.completed_at_ms,
                             columns.title_key,
-                            columns.search_text
+                            columns.search_text,
+                            change
                         ],
                         task_from_row,
                     )
@@ -386,46 +412,111 @@ impl TaskStore for SqliteStore {
                 insert_tags(conn, owner.as_str(), id, &task.tags)?;
             }
             if let Some(next) = write.next.filter(|_| current.next_task_id.is_none()) {
-                let next = insert_task(conn, owner.as_str(), &next, current.occurrence + 1, now)?;
+                let series = (current.occurrence + 1, change);
+                let next = insert_task(conn, owner.as_str(), &next, series, now)?;
                 conn.prepare_cached("UPDATE tasks SET next_task_id = ?2 WHERE id = ?1")
                     .and_then(|mut stmt| stmt.execute(params![id, next.id]))
                     .map_err(map_error)?;
                 task.next_task_id = Some(next.id);
             }
-            Ok(Ok(task))
+            remember(conn, owner.as_str(), claim, Outcome::Task(&task))?;
+            Ok(Written::Fresh(Ok(task)))
         })
         .await
     }
 
     #[tracing::instrument(name = "sqlite.delete", skip_all)]
-    async fn delete(&self, owner: &UserId, id: TaskId) -> Result<(), StoreError> {
+    async fn delete(
+        &self,
+        owner: &UserId,
+        id: TaskId,
+        expected: Option<Expected>,
+        claim: Option<Claim>,
+    ) -> Result<Written<Result<(), Box<Task>>>, StoreError> {
         let owner = owner.clone();
+        // The writer thread is the only writer: the version read here is the one deleted.
         self.write(move |conn| {
+            let now = now_ms();
+            if let Some(stored) = replay(conn, owner.as_str(), claim.as_ref(), now)? {
+                return Ok(Written::Replayed(stored));
+            }
+            if let Some(expected) = expected {
+                let current = select_task(conn, owner.as_str(), id)?;
+                if !expected.admits(current.version) {
+                    return Ok(Written::Fresh(Err(Box::new(current))));
+                }
+            }
             let mut stmt = conn
                 .prepare_cached("DELETE FROM tasks WHERE id = ?1 AND user_id = ?2")
                 .map_err(map_error)?;
-            match stmt
+            if stmt
                 .execute(params![id, owner.as_str()])
                 .map_err(map_error)?
+                == 0
             {
-                0 => Err(StoreError::NotFound),
-                _ => Ok(()),
+                return Err(StoreError::NotFound);
             }
+            let change = next_change(conn)?;
+            insert_tombstones(conn, owner.as_str(), change, &[id], now)?;
+            remember(conn, owner.as_str(), claim, Outcome::Deleted)?;
+            Ok(Written::Fresh(Ok(())))
         })
         .await
     }
 
     #[tracing::instrument(name = "sqlite.delete_completed", skip_all)]
-    async fn delete_completed(&self, owner: &UserId) -> Result<u64, StoreError> {
+    async fn delete_completed(
+        &self,
+        owner: &UserId,
+        claim: Option<Claim>,
+    ) -> Result<Written<u64>, StoreError> {
         let owner = owner.clone();
         self.write(move |conn| {
-            let mut stmt = conn
-                .prepare_cached("DELETE FROM tasks WHERE user_id = ?1 AND complete = 1")
+            let now = now_ms();
+            if let Some(stored) = replay(conn, owner.as_str(), claim.as_ref(), now)? {
+                return Ok(Written::Replayed(stored));
+            }
+            let ids: Vec<TaskId> = conn
+                .prepare_cached(
+                    "DELETE FROM tasks WHERE user_id = ?1 AND complete = 1 RETURNING id",
+                )
+                .and_then(|mut stmt| {
+                    stmt.query_map([owner.as_str()], |row| row.get(0))?
+                        .collect()
+                })
                 .map_err(map_error)?;
-            let deleted = stmt.execute([owner.as_str()]).map_err(map_error)?;
-            Ok(deleted as u64)
+            if !ids.is_empty() {
+                let change = next_change(conn)?;
+                insert_tombstones(conn, owner.as_str(), change, &ids, now)?;
+            }
+            let deleted = ids.len() as u64;
+            remember(conn, owner.as_str(), claim, Outcome::Cleared(deleted))?;
+            Ok(Written::Fresh(deleted))
         })
         .await
+    }
+
+    #[tracing::instrument(name = "sqlite.changes", skip_all)]
+    async fn changes(
+        &self,
+        owner: &UserId,
+        after: Position,
+        limit: u32,
+    ) -> Result<ChangeRead, StoreError> {
+        let owner = owner.clone();
+        self.read(move |conn| sync::read_changes(conn, owner.as_str(), after, limit))
+            .await
+    }
+
+    #[tracing::instrument(name = "sqlite.purge", skip_all)]
+    async fn purge(
+        &self,
+        now_ms: i64,
+        tombstones_before_ms: i64,
+        batch: u32,
+    ) -> Result<Purged, StoreError> {
+        self.write(move |conn| sync::purge(conn, now_ms, tombstones_before_ms, batch))
+            .await
     }
 
     #[tracing::instrument(name = "sqlite.tags", skip_all)]
