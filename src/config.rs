@@ -42,6 +42,7 @@ pub struct Settings {
     pub mcp: McpSettings,
     pub rate_limit: RateLimitSettings,
     pub quota: QuotaSettings,
+    pub sync: SyncSettings,
     pub log: LogSettings,
     pub metrics: MetricsSettings,
 }
@@ -163,6 +164,35 @@ impl RateLimitSettings {
                     })
             })
             .collect()
+    }
+}
+
+/// How long sync's records are kept: idempotency keys and the change feed's tombstones.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyncSettings {
+    /// How long a stored `Idempotency-Key` answers retries with its first response.
+    pub idempotency_ttl_secs: u64,
+    /// How long a deleted task's tombstone stays in the change feed; a feed cursor older than
+    /// that is 410 `CURSOR_EXPIRED`.
+    pub tombstone_retention_secs: u64,
+    /// How often expired keys and tombstones are purged (in small batches).
+    pub purge_interval_secs: u64,
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        Self {
+            idempotency_ttl_secs: 86_400,
+            tombstone_retention_secs: 30 * 86_400,
+            purge_interval_secs: 3_600,
+        }
+    }
+}
+
+impl SyncSettings {
+    pub fn purge_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.purge_interval_secs.max(1))
     }
 }
 

@@ -30,7 +30,7 @@ use crate::{
         self, AnyStore, OpenError, SqliteStore, TaskStore,
         sqlite::integrity::{self, CheckDepth, Integrity},
     },
-    tasks::TaskService,
+    tasks::{Retention, TaskService},
     wire::error::{ApiError, render},
 };
 
@@ -190,7 +190,14 @@ pub fn build_app<S: TaskStore>(
     settings: &Settings,
     metrics: Option<Arc<Metrics>>,
 ) -> BoxEndpoint<'static, Response> {
-    let tasks = TaskService::new(store).with_task_quota(Some(settings.quota.max_tasks_per_user));
+    let tasks = TaskService::new(store)
+        .with_task_quota(Some(settings.quota.max_tasks_per_user))
+        .with_retention(Retention {
+            idempotency_keys: Duration::from_secs(settings.sync.idempotency_ttl_secs),
+            tombstones: Duration::from_secs(settings.sync.tombstone_retention_secs),
+        });
+    // Runs while the app exists: the guard is part of the endpoint.
+    let purge = Arc::new(tasks.spawn_purge(settings.sync.purge_interval()));
     let policy = mcp::request_policy(settings);
     let mcp = mcp::endpoint(tasks.clone(), verifier.clone(), policy.clone());
 
@@ -232,6 +239,9 @@ pub fn build_app<S: TaskStore>(
             "mcp-session-id",
             "last-event-id",
             "x-request-id",
+            "if-match",
+            "if-none-match",
+            "idempotency-key",
         ])
         .expose_headers([
             "location",
@@ -241,6 +251,8 @@ pub fn build_app<S: TaskStore>(
             "www-authenticate",
             "mcp-session-id",
             "x-request-id",
+            "etag",
+            "idempotency-replayed",
         ])
         .max_age(600);
     let templates = Arc::new(api::route_templates::<S>());
@@ -259,6 +271,8 @@ pub fn build_app<S: TaskStore>(
         // origin when given none).
         .with_if(!settings.server.cors_origins.is_empty(), cors)
         .around(move |next, req| {
+            // The purge loop lives as long as this closure, that is, as long as the app.
+            let _purging = &purge;
             request_log::log_request(next, req, templates.clone(), metrics.clone(), request_ids)
         })
         .map_to_response()

@@ -45,6 +45,14 @@ pub struct JsonBody<S: RequestSchema> {
 impl<S: RequestSchema> JsonBody<S> {
     /// Read at most `limit` bytes and parse them, reporting every field at fault.
     pub async fn parse(self, limit: usize) -> Result<S::Parsed, ApiError> {
+        Ok(self.parse_with_bytes(limit).await?.0)
+    }
+
+    /// `parse`, also giving back the bytes read (what an idempotent retry must repeat).
+    pub async fn parse_with_bytes(
+        self,
+        limit: usize,
+    ) -> Result<(S::Parsed, bytes::Bytes), ApiError> {
         match self.content_type.as_deref() {
             None => {
                 return Err(ApiError::bad_request(
@@ -73,7 +81,8 @@ impl<S: RequestSchema> JsonBody<S> {
                 "object_type",
             )]));
         };
-        parse_fields(map, BODY, S::parse).await
+        let parsed = parse_fields(map, BODY, S::parse).await?;
+        Ok((parsed, bytes))
     }
 }
 

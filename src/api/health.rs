@@ -80,6 +80,7 @@ impl ReadinessResponse {
                 timestamp: Timestamp::now(),
                 request_id: crate::wire::request_id::current(),
                 errors: None,
+                task: None,
             }),
             RETRY_AFTER_SECS,
         )

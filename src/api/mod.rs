@@ -2,9 +2,11 @@
 //! task use cases, and the route templates request logs use.
 
 pub mod body;
+pub mod changes;
 pub mod health;
 pub mod list_query;
 pub mod security;
+pub mod sync;
 pub mod tasks;
 
 use std::sync::Arc;
@@ -24,6 +26,7 @@ use crate::{
 };
 use body::MaxBodyBytes;
 
+pub use changes::ChangesApi;
 pub use health::HealthApi;
 pub use tasks::TasksApi;
 
@@ -53,7 +56,7 @@ pub enum ApiTags {
 }
 
 /// The operations the service serves, in the order the document lists them.
-pub type Operations<S> = (TasksApi<S>, HealthApi<S>);
+pub type Operations<S> = (TasksApi<S>, ChangesApi<S>, HealthApi<S>);
 
 /// The whole contract as one OpenAPI service. `S` is the store backend.
 pub type Service<S> = OpenApiService<Operations<S>, ()>;
@@ -69,6 +72,7 @@ pub fn service<S: TaskStore>(
     let service = OpenApiService::new(
         (
             TasksApi::new(tasks.clone(), verifier.clone(), max_body_bytes),
+            ChangesApi::new(tasks.clone(), verifier.clone()),
             HealthApi::new(tasks, verifier),
         ),
         TITLE,
@@ -225,7 +229,7 @@ mod tests {
                 published += 1;
             }
         }
-        assert_eq!(published, 11, "every operation of the contract is covered");
+        assert_eq!(published, 12, "every operation of the contract is covered");
         assert_eq!(templates.get("noSuchOperation"), None);
     }
 }

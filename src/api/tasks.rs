@@ -8,9 +8,10 @@
 
 use std::sync::Arc;
 
+use poem::http::StatusCode;
 use poem_openapi::{
     ApiResponse, OpenApi,
-    param::{Path, Query},
+    param::{Header, Path, Query},
 };
 
 use super::{
@@ -18,6 +19,10 @@ use super::{
     body::JsonBody,
     list_query::{Deferred, TaskSort, shown},
     security::BearerAuth,
+    sync::{
+        Cached, Synced, idempotency, idempotency_key, if_match, if_none_match, list_etag,
+        render_cleared, render_deleted, render_task, task_etag,
+    },
 };
 use crate::wire::{
     error::ApiError,
@@ -29,9 +34,9 @@ use crate::wire::{
 };
 use crate::{
     auth::TokenVerifier,
-    domain::now_ms,
+    domain::{Task, now_ms, sync::Written},
     store::TaskStore,
-    tasks::{ListParams, ListRequest, TaskService},
+    tasks::{ListParams, ListRequest, TaskService, WriteTerms},
 };
 
 /// The Tasks operations, over any store backend.
@@ -164,7 +169,11 @@ impl<S: TaskStore> TasksApi<S> {
         /// Where to continue: the `next_cursor` of the previous page, unchanged.
         /// Example: `eyJ2IjoxLCJ1IjoiOWJkNTk4MzYiLCJzIjoiaWQiLCJrIjo0MiwiaSI6NDJ9`.
         cursor: Query<Deferred<String>>,
-    ) -> Result<ListTasksResponse> {
+        /// The `ETag` of an earlier response for this same URL: 304 with no body if the page
+        /// would be the same.
+        #[oai(name = "If-None-Match")]
+        if_none: Header<Option<String>>,
+    ) -> Result<Cached<ListTasksResponse>> {
         let owner = auth.owner(&self.verifier, &user_id).await?;
         let params = ListParams {
             complete: complete.first(),
@@ -188,15 +197,23 @@ impl<S: TaskStore> TasksApi<S> {
                 query_with_cursor(req.uri().query().unwrap_or(""), next)
             )
         });
+        let etag = list_etag(page.tasks.iter(), page.total, page.next_cursor.as_deref());
+        if if_none_match(if_none.as_deref(), &etag)? {
+            return Ok(Synced::NotModified(etag));
+        }
         let tasks: Vec<TaskView> = page.tasks.into_iter().map(TaskView::from).collect();
-        Ok(ListTasksResponse::Ok(
-            DirectJsonResponse(TaskList {
-                count: i64::try_from(tasks.len()).unwrap_or(i64::MAX),
-                tasks,
-                total: page.total,
-                next_cursor: Nullable(page.next_cursor),
-            }),
-            link,
+        Ok(Synced::fresh(
+            ListTasksResponse::Ok(
+                DirectJsonResponse(TaskList {
+                    count: i64::try_from(tasks.len()).unwrap_or(i64::MAX),
+                    tasks,
+                    total: page.total,
+                    next_cursor: Nullable(page.next_cursor),
+                    sync_cursor: page.sync_cursor,
+                }),
+                link,
+            ),
+            Some(etag),
         ))
     }
 
@@ -211,29 +228,46 @@ impl<S: TaskStore> TasksApi<S> {
     )]
     async fn delete_completed_tasks(
         &self,
+        req: &poem::Request,
         auth: BearerAuth,
         /// The user whose tasks these are; must be the token's subject.
         user_id: Path<String>,
         /// Must be `true`: which tasks to delete.
         #[oai(example = "shown::clear_complete")]
         complete: Query<Deferred<bool, true>>,
-    ) -> Result<DeleteCompletedResponse> {
+        /// Makes a retry safe: see `createTask`.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<String>>,
+    ) -> Result<Synced<DeleteCompletedResponse>> {
         let owner = auth.owner(&self.verifier, &user_id).await?;
         if complete.first().as_deref() != Some("true") {
             return Err(ApiError::bad_request(
                 "send complete=true to delete every completed task; nothing was deleted",
             ));
         }
-        let deleted = self.tasks.clear_completed(&owner).await?;
-        Ok(DeleteCompletedResponse::Ok(JsonResponse(DeletedTasks {
-            deleted: i64::try_from(deleted).unwrap_or(i64::MAX),
-        })))
+        let key = idempotency_key_of(&idempotency_key)?;
+        let keyed = idempotency(key, req, b"", render_cleared());
+        Ok(match self.tasks.clear_completed(&owner, keyed).await? {
+            Written::Fresh(deleted) => Synced::fresh(
+                DeleteCompletedResponse::Ok(JsonResponse(DeletedTasks {
+                    deleted: i64::try_from(deleted).unwrap_or(i64::MAX),
+                })),
+                None,
+            ),
+            Written::Replayed(stored) => Synced::Replayed(stored),
+        })
     }
 
     /// Create a task
     ///
     /// The server assigns the id and timestamps; `complete` starts false. The owner is always
     /// the authenticated user.
+    ///
+    /// With an `Idempotency-Key`, a retry of the same request (same method, path and body) gets
+    /// the first response again, marked `Idempotency-Replayed: true`, and creates nothing; the
+    /// same key with another request is a 422 `IDEMPOTENCY_KEY_REUSED`, and a retry while the
+    /// first is still running a 409 `IDEMPOTENCY_IN_PROGRESS`. Keys are the caller's own and
+    /// are kept 24 hours (`sync.idempotency_ttl_secs`); a request that failed is not kept.
     #[oai(
         path = "/api/:user_id/tasks",
         method = "post",
@@ -241,19 +275,33 @@ impl<S: TaskStore> TasksApi<S> {
     )]
     async fn create_task(
         &self,
+        req: &poem::Request,
         auth: BearerAuth,
         /// The user whose tasks these are; must be the token's subject.
         user_id: Path<String>,
+        /// 1 to 255 visible ASCII characters, quoted (`"k1"`) or bare (`k1`); a new one (a
+        /// UUID) for each new request, the same one for its retries.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<String>>,
         body: JsonBody<TaskCreate>,
-    ) -> Result<CreateTaskResponse> {
+    ) -> Result<Synced<CreateTaskResponse>> {
         let owner = auth.owner(&self.verifier, &user_id).await?;
-        let new_task = body.parse(self.max_body_bytes).await?;
-        let task = self.tasks.create(&owner, new_task).await?;
-        let location = format!("/api/{}/tasks/{}", percent_encode(owner.as_str()), task.id);
-        Ok(CreateTaskResponse::Created(
-            DirectJsonResponse(task.into()),
-            location,
-        ))
+        let key = idempotency_key_of(&idempotency_key)?;
+        let (new_task, bytes) = body.parse_with_bytes(self.max_body_bytes).await?;
+        let location = format!("/api/{}/tasks/{{id}}", percent_encode(owner.as_str()));
+        let render = render_task(StatusCode::CREATED, Some(location.clone()));
+        let keyed = idempotency(key, req, &bytes, render);
+        Ok(match self.tasks.create(&owner, new_task, keyed).await? {
+            Written::Fresh(task) => {
+                let etag = task_etag(&task);
+                let location = location.replace("{id}", &task.id.to_string());
+                Synced::fresh(
+                    CreateTaskResponse::Created(DirectJsonResponse(task.into()), location),
+                    Some(etag),
+                )
+            }
+            Written::Replayed(stored) => Synced::Replayed(stored),
+        })
     }
 
     /// Get a task
@@ -271,10 +319,21 @@ impl<S: TaskStore> TasksApi<S> {
         user_id: Path<String>,
         /// The task's id.
         task_id: Path<i64>,
-    ) -> Result<TaskResponse> {
+        /// The `ETag` of an earlier response (or `*`): 304 with no body if the task is still
+        /// at that version.
+        #[oai(name = "If-None-Match")]
+        if_none: Header<Option<String>>,
+    ) -> Result<Cached<TaskResponse>> {
         let owner = auth.owner(&self.verifier, &user_id).await?;
         let task = self.tasks.get(&owner, task_id.0).await?;
-        Ok(TaskResponse::Ok(DirectJsonResponse(task.into())))
+        let etag = task_etag(&task);
+        if if_none_match(if_none.as_deref(), &etag)? {
+            return Ok(Synced::NotModified(etag));
+        }
+        Ok(Synced::fresh(
+            TaskResponse::Ok(DirectJsonResponse(task.into())),
+            Some(etag),
+        ))
     }
 
     /// Replace a task
@@ -285,19 +344,41 @@ impl<S: TaskStore> TasksApi<S> {
         method = "put",
         operation_id = "replaceTask"
     )]
+    #[allow(clippy::too_many_arguments)]
     async fn replace_task(
         &self,
+        req: &poem::Request,
         auth: BearerAuth,
         /// The user whose tasks these are; must be the token's subject.
         user_id: Path<String>,
         /// The task's id.
         task_id: Path<i64>,
+        /// Only replace the task if it is at one of these versions (`"3"`, a list, or `*` for
+        /// any): otherwise a 412 `PRECONDITION_FAILED` with the current task.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
+        /// Makes a retry safe: see `createTask`.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<String>>,
         body: JsonBody<TaskReplace>,
-    ) -> Result<TaskResponse> {
+    ) -> Result<Synced<TaskResponse>> {
         let owner = auth.owner(&self.verifier, &user_id).await?;
-        let replacement = body.parse(self.max_body_bytes).await?;
-        let task = self.tasks.replace(&owner, task_id.0, replacement).await?;
-        Ok(TaskResponse::Ok(DirectJsonResponse(task.into())))
+        let (expected, key) = (
+            if_match_of(&if_match)?,
+            idempotency_key_of(&idempotency_key)?,
+        );
+        let (replacement, bytes) = body.parse_with_bytes(self.max_body_bytes).await?;
+        let keyed = idempotency(key, req, &bytes, render_task(StatusCode::OK, None));
+        let written = self
+            .tasks
+            .replace(
+                &owner,
+                task_id.0,
+                replacement,
+                WriteTerms::new(expected, keyed),
+            )
+            .await?;
+        Ok(task_reply(written))
     }
 
     /// Update a task
@@ -308,19 +389,35 @@ impl<S: TaskStore> TasksApi<S> {
         method = "patch",
         operation_id = "updateTask"
     )]
+    #[allow(clippy::too_many_arguments)]
     async fn update_task(
         &self,
+        req: &poem::Request,
         auth: BearerAuth,
         /// The user whose tasks these are; must be the token's subject.
         user_id: Path<String>,
         /// The task's id.
         task_id: Path<i64>,
+        /// Only change the task if it is at one of these versions: see `replaceTask`.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
+        /// Makes a retry safe: see `createTask`.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<String>>,
         body: JsonBody<TaskUpdate>,
-    ) -> Result<TaskResponse> {
+    ) -> Result<Synced<TaskResponse>> {
         let owner = auth.owner(&self.verifier, &user_id).await?;
-        let changes = body.parse(self.max_body_bytes).await?;
-        let task = self.tasks.update(&owner, task_id.0, changes).await?;
-        Ok(TaskResponse::Ok(DirectJsonResponse(task.into())))
+        let (expected, key) = (
+            if_match_of(&if_match)?,
+            idempotency_key_of(&idempotency_key)?,
+        );
+        let (changes, bytes) = body.parse_with_bytes(self.max_body_bytes).await?;
+        let keyed = idempotency(key, req, &bytes, render_task(StatusCode::OK, None));
+        let written = self
+            .tasks
+            .update(&owner, task_id.0, changes, WriteTerms::new(expected, keyed))
+            .await?;
+        Ok(task_reply(written))
     }
 
     /// Toggle completion
@@ -333,15 +430,30 @@ impl<S: TaskStore> TasksApi<S> {
     )]
     async fn toggle_task_complete(
         &self,
+        req: &poem::Request,
         auth: BearerAuth,
         /// The user whose tasks these are; must be the token's subject.
         user_id: Path<String>,
         /// The task's id.
         task_id: Path<i64>,
-    ) -> Result<TaskResponse> {
+        /// Only flip it if the task is at one of these versions: see `replaceTask`.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
+        /// Makes a retry safe (a retried toggle does not flip twice): see `createTask`.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<String>>,
+    ) -> Result<Synced<TaskResponse>> {
         let owner = auth.owner(&self.verifier, &user_id).await?;
-        let task = self.tasks.toggle_complete(&owner, task_id.0).await?;
-        Ok(TaskResponse::Ok(DirectJsonResponse(task.into())))
+        let (expected, key) = (
+            if_match_of(&if_match)?,
+            idempotency_key_of(&idempotency_key)?,
+        );
+        let keyed = idempotency(key, req, b"", render_task(StatusCode::OK, None));
+        let written = self
+            .tasks
+            .toggle_complete(&owner, task_id.0, WriteTerms::new(expected, keyed))
+            .await?;
+        Ok(task_reply(written))
     }
 
     /// Delete a task
@@ -354,15 +466,35 @@ impl<S: TaskStore> TasksApi<S> {
     )]
     async fn delete_task(
         &self,
+        req: &poem::Request,
         auth: BearerAuth,
         /// The user whose tasks these are; must be the token's subject.
         user_id: Path<String>,
         /// The task's id.
         task_id: Path<i64>,
-    ) -> Result<DeleteTaskResponse> {
+        /// Only delete the task if it is at one of these versions: see `replaceTask`.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
+        /// Makes a retry safe (a retried delete answers 204 again, not 404): see `createTask`.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<String>>,
+    ) -> Result<Synced<DeleteTaskResponse>> {
         let owner = auth.owner(&self.verifier, &user_id).await?;
-        self.tasks.delete(&owner, task_id.0).await?;
-        Ok(DeleteTaskResponse::Deleted)
+        let (expected, key) = (
+            if_match_of(&if_match)?,
+            idempotency_key_of(&idempotency_key)?,
+        );
+        let keyed = idempotency(key, req, b"", render_deleted());
+        Ok(
+            match self
+                .tasks
+                .delete(&owner, task_id.0, WriteTerms::new(expected, keyed))
+                .await?
+            {
+                Written::Fresh(()) => Synced::fresh(DeleteTaskResponse::Deleted, None),
+                Written::Replayed(stored) => Synced::Replayed(stored),
+            },
+        )
     }
 
     /// List tags
@@ -389,6 +521,30 @@ impl<S: TaskStore> TasksApi<S> {
             .collect();
         Ok(ListTagsResponse::Ok(JsonResponse(TagList { tags })))
     }
+}
+
+/// A written task as the response: the task with its ETag, or the stored first response.
+fn task_reply(written: Written<Task>) -> Synced<TaskResponse> {
+    match written {
+        Written::Fresh(task) => {
+            let etag = task_etag(&task);
+            Synced::fresh(
+                TaskResponse::Ok(DirectJsonResponse(task.into())),
+                Some(etag),
+            )
+        }
+        Written::Replayed(stored) => Synced::Replayed(stored),
+    }
+}
+
+fn if_match_of(header: &Header<Option<String>>) -> Result<Option<crate::domain::sync::Expected>> {
+    if_match(header.as_deref())
+}
+
+fn idempotency_key_of(
+    header: &Header<Option<String>>,
+) -> Result<Option<crate::domain::sync::IdempotencyKey>> {
+    idempotency_key(header.as_deref())
 }
 
 /// Escape a user id for use as one path segment of the `Location` header.

@@ -44,6 +44,8 @@ impl Position {
 }
 
 /// One entry of the change feed: a task as it is now, or the tombstone of a deleted one.
+// Most entries are tasks: boxing them would cost an allocation each to save space in the few.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
     Task(Task),

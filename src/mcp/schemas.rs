@@ -13,6 +13,7 @@ use crate::{
         DESCRIPTION_MAX_CHARS, TITLE_MAX_CHARS,
         list::SortKey,
         recurrence::RECURRENCE_MAX_CHARS,
+        sync::IDEMPOTENCY_KEY_MAX,
         tags::{TAG_MAX_CHARS, TAGS_MAX_ITEMS},
     },
     tasks::list::{DEFAULT_LIMIT, MAX_LIMIT, SEARCH_MAX_CHARS},
@@ -91,9 +92,26 @@ fn task_fields(update: bool) -> serde_json::Map<String, Value> {
     }
 }
 
+/// The optional `idempotency_key` of a create.
+fn idempotency_key() -> Value {
+    json!({
+        "type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX, "pattern": "^[!#-~]+$",
+        "description": "A new random key (e.g. a UUID) for this create; send the same key again if you retry it after a timeout or an error without a result, and the task is created only once."
+    })
+}
+
+/// The optional `expected_version` of a change.
+fn expected_version() -> Value {
+    json!({
+        "type": "integer", "minimum": 1,
+        "description": "The task's version as you last read it: the change is made only if nobody changed the task since, otherwise a PRECONDITION_FAILED error carries the task as it is now."
+    })
+}
+
 pub fn add_task_input() -> Arc<JsonObject> {
     let mut properties = task_fields(false);
     properties.insert("user_id".into(), user_id());
+    properties.insert("idempotency_key".into(), idempotency_key());
     object(json!({
         "type": "object",
         "properties": properties,
@@ -106,6 +124,7 @@ pub fn update_task_input() -> Arc<JsonObject> {
     let mut properties = task_fields(true);
     properties.insert("task_id".into(), task_id());
     properties.insert("user_id".into(), user_id());
+    properties.insert("expected_version".into(), expected_version());
     properties.insert(
         "complete".into(),
         json!({"type": "boolean", "description": "Whether the task is done (complete_task and uncomplete_task say it more plainly)."}),
@@ -115,6 +134,18 @@ pub fn update_task_input() -> Arc<JsonObject> {
         "properties": properties,
         "required": ["task_id"],
         "minProperties": 2,
+        "additionalProperties": false
+    }))
+}
+
+/// The arguments of complete, uncomplete and delete: the task, and the version expected.
+pub fn task_change_input() -> Arc<JsonObject> {
+    object(json!({
+        "type": "object",
+        "properties": {
+            "task_id": task_id(), "user_id": user_id(), "expected_version": expected_version()
+        },
+        "required": ["task_id"],
         "additionalProperties": false
     }))
 }
@@ -195,12 +226,13 @@ fn task() -> Value {
             "time_zone": nullable_string,
             "recurrence": nullable_string,
             "completed_at": nullable_string,
-            "next_occurrence_id": {"type": ["integer", "null"]}
+            "next_occurrence_id": {"type": ["integer", "null"]},
+            "version": {"type": "integer", "minimum": 1}
         },
         "required": [
             "id", "user_id", "title", "description", "complete", "created_at", "updated_at",
             "priority", "tags", "due_at", "due_date", "time_zone", "recurrence", "completed_at",
-            "next_occurrence_id"
+            "next_occurrence_id", "version"
         ]
     })
 }
@@ -234,9 +266,10 @@ pub fn task_list_output() -> Arc<JsonObject> {
             "tasks": {"type": "array", "items": task()},
             "count": {"type": "integer", "minimum": 0},
             "total": {"type": "integer", "minimum": 0},
-            "next_cursor": {"type": ["string", "null"]}
+            "next_cursor": {"type": ["string", "null"]},
+            "sync_cursor": {"type": "string"}
         },
-        "required": ["tasks", "count", "total", "next_cursor"]
+        "required": ["tasks", "count", "total", "next_cursor", "sync_cursor"]
     }))
 }
 

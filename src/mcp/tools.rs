@@ -18,12 +18,16 @@ use rmcp::{
     tool, tool_handler, tool_router,
 };
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use super::{CallRequestId, Caller, schemas};
 use crate::{
-    domain::{Task, TaskId, UserId, now_ms},
+    domain::{
+        Task, TaskId, UserId, now_ms,
+        sync::{Expected, IdempotencyKey, Outcome, StoredResponse, Written},
+    },
     store::TaskStore,
-    tasks::{ListPage, ListParams, ListRequest, TaskError, TaskService},
+    tasks::{Idempotency, ListPage, ListParams, ListRequest, TaskError, TaskService, WriteTerms},
     wire::{
         error::ApiError,
         fields::{ObjectReader, RequestSchema, parse_fields},
@@ -83,7 +87,11 @@ Tools over the signed-in user's todo list. Every tool acts for the user the bear
 to; there is no way to reach another user's tasks. Use list_tasks to find a task's id before \
 get_task, update_task, complete_task, uncomplete_task or delete_task. Dates and times are RFC 3339; \
 pass the user's IANA time_zone with a recurrence. A result with isError true carries error_code, \
-detail and, for VALIDATION_ERROR, errors[] naming each argument at fault (loc): fix those and retry.";
+detail and, for VALIDATION_ERROR, errors[] naming each argument at fault (loc): fix those and retry. \
+Every task carries a version. To change a task you read earlier without overwriting someone else's \
+change, pass it as expected_version: a PRECONDITION_FAILED error then carries the task as it is now; \
+merge and retry with its version. When you retry add_task after a timeout, pass the same \
+idempotency_key as the first attempt so the task is created only once.";
 
 /// The MCP server: the task use cases as tools. Cheap to clone (rmcp makes one per request).
 pub struct TodoTools<S> {
@@ -108,18 +116,23 @@ impl<S: TaskStore> TodoTools<S> {
         }
     }
 
-    /// Mark the task the `task_id` argument names done (`complete`) or not done.
+    /// Mark the task the `task_id` argument names done (`complete`) or not done, if it is at
+    /// the `expected_version` when one is given.
     async fn mark(
         &self,
         owner: &UserId,
-        args: JsonObject,
+        mut args: JsonObject,
         complete: bool,
     ) -> Result<Task, ApiError> {
+        let expected = take_expected_version(&mut args)?;
         let id = task_id(args).await?;
-        self.tasks
-            .set_complete(owner, id, complete)
-            .await
-            .map_err(task_error)
+        let terms = WriteTerms::new(expected, None);
+        fresh(
+            self.tasks
+                .set_complete(owner, id, complete, terms)
+                .await
+                .map_err(task_error)?,
+        )
     }
 }
 
@@ -133,7 +146,9 @@ e.g. \"2026-03-29T18:00:00+02:00\") or due_date (a whole day, \"2026-03-29\"), n
 (IANA name, e.g. \"Europe/Berlin\"); recurrence (an RFC 5545 RRULE such as \"FREQ=WEEKLY;BYDAY=SU\", \
 which needs a due: the first occurrence). Example: \"call mum every Sunday at 6 pm\" -> \
 {\"title\": \"Call mum\", \"due_at\": \"2026-03-29T18:00:00+02:00\", \"time_zone\": \"Europe/Berlin\", \
-\"recurrence\": \"FREQ=WEEKLY;BYDAY=SU\"}. Returns the created task with its id.",
+\"recurrence\": \"FREQ=WEEKLY;BYDAY=SU\"}. Pass an idempotency_key (a new UUID per task) whenever \
+you might retry: a retry with the same key and arguments returns the first result and creates nothing. \
+Returns the created task with its id and version.",
         input_schema = schemas::add_task_input(),
         output_schema = schemas::task_output(),
         annotations(title = "Add a task", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
@@ -143,15 +158,28 @@ which needs a due: the first occurrence). Example: \"call mum every Sunday at 6 
         args: JsonObject,
         Extension(parts): Extension<Parts>,
     ) -> Result<CallToolResult, ErrorData> {
-        run(&parts, args, |owner, args| async move {
+        run(&parts, args, |owner, mut args| async move {
+            let key = take_idempotency_key(&mut args)?;
+            let fingerprint = key.as_ref().map(|_| fingerprint("add_task", &args));
             let new_task =
                 parse_fields(args, ARGUMENTS, <TaskCreate as RequestSchema>::parse).await?;
-            let task = self
+            let keyed = key.zip(fingerprint).map(|(key, fingerprint)| Idempotency {
+                key,
+                fingerprint,
+                render: Box::new(|outcome| match outcome {
+                    Outcome::Task(task) => stored(&task_result("Created", task.clone())),
+                    _ => stored(&CallToolResult::success(Vec::new())),
+                }),
+            });
+            match self
                 .tasks
-                .create(&owner, new_task)
+                .create(&owner, new_task, keyed)
                 .await
-                .map_err(task_error)?;
-            Ok(task_result("Created", task))
+                .map_err(task_error)?
+            {
+                Written::Fresh(task) => Ok(task_result("Created", task)),
+                Written::Replayed(stored) => replayed(&stored),
+            }
         })
         .await
     }
@@ -200,11 +228,12 @@ deleted, the number of tasks removed.",
     ) -> Result<CallToolResult, ErrorData> {
         run(&parts, args, |owner, args| async move {
             parse_fields(args, ARGUMENTS, |_| Some(())).await?;
-            let deleted = self
-                .tasks
-                .clear_completed(&owner)
-                .await
-                .map_err(task_error)?;
+            let deleted = fresh(
+                self.tasks
+                    .clear_completed(&owner, None)
+                    .await
+                    .map_err(task_error)?,
+            )?;
             Ok(structured(
                 format!("Deleted {deleted} completed tasks."),
                 json!({ "deleted": deleted }),
@@ -240,8 +269,9 @@ user's) is a NOT_FOUND error.",
 reschedule, re-prioritise, retag or make a task repeat (or stop repeating). Arguments: task_id (required) \
 and at least one of: title, description (null clears it), priority (none|low|medium|high), tags (the new \
 full list; [] clears them), due_at or due_date (null clears the due), time_zone, recurrence (an RRULE; \
-null stops the repetition), complete (true/false). Example: move task 42 to Friday 9 am -> \
-{\"task_id\": 42, \"due_at\": \"2026-04-03T09:00:00+02:00\"}. Returns the updated task.",
+null stops the repetition), complete (true/false); optionally expected_version (the version you last \
+read: the change is refused with PRECONDITION_FAILED if the task changed since). Example: move task 42 to \
+Friday 9 am -> {\"task_id\": 42, \"due_at\": \"2026-04-03T09:00:00+02:00\"}. Returns the updated task.",
         input_schema = schemas::update_task_input(),
         output_schema = schemas::task_output(),
         annotations(title = "Update a task", read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
@@ -251,18 +281,21 @@ null stops the repetition), complete (true/false). Example: move task 42 to Frid
         args: JsonObject,
         Extension(parts): Extension<Parts>,
     ) -> Result<CallToolResult, ErrorData> {
-        run(&parts, args, |owner, args| async move {
+        run(&parts, args, |owner, mut args| async move {
+            let expected = take_expected_version(&mut args)?;
             let (id, changes) = parse_fields(args, ARGUMENTS, |r| {
                 let id = r.id("task_id");
                 let changes = <TaskUpdate as RequestSchema>::parse(r);
                 Some((id?, changes?))
             })
             .await?;
-            let task = self
-                .tasks
-                .update(&owner, id, changes)
-                .await
-                .map_err(task_error)?;
+            let terms = WriteTerms::new(expected, None);
+            let task = fresh(
+                self.tasks
+                    .update(&owner, id, changes, terms)
+                    .await
+                    .map_err(task_error)?,
+            )?;
             Ok(task_result("Updated", task))
         })
         .await
@@ -271,8 +304,9 @@ null stops the repetition), complete (true/false). Example: move task 42 to Frid
     #[tool(
         description = "Mark a task as done. Use it when the user says they finished something. Idempotent: \
 completing a completed task changes nothing. For a recurring task, completing it creates the next \
-occurrence (returned as next_occurrence_id). Argument: task_id (required). Example: {\"task_id\": 42}.",
-        input_schema = schemas::task_id_input(),
+occurrence (returned as next_occurrence_id). Arguments: task_id (required), expected_version (optional, \
+as for update_task). Example: {\"task_id\": 42}.",
+        input_schema = schemas::task_change_input(),
         output_schema = schemas::complete_output(),
         annotations(title = "Complete a task", read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
@@ -299,8 +333,9 @@ occurrence (returned as next_occurrence_id). Argument: task_id (required). Examp
 
     #[tool(
         description = "Mark a completed task as not done again. Use it when the user says a task is not \
-finished after all. Idempotent. Argument: task_id (required). Example: {\"task_id\": 42}.",
-        input_schema = schemas::task_id_input(),
+finished after all. Idempotent. Arguments: task_id (required), expected_version (optional, as for \
+update_task). Example: {\"task_id\": 42}.",
+        input_schema = schemas::task_change_input(),
         output_schema = schemas::task_output(),
         annotations(title = "Reopen a task", read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
@@ -318,9 +353,10 @@ finished after all. Idempotent. Argument: task_id (required). Example: {\"task_i
 
     #[tool(
         description = "Delete a task for good (there is no undo; its id is never reused). Use it only when \
-the user asks to remove a task, not when they finished it (use complete_task). Argument: task_id \
-(required). Example: {\"task_id\": 42}. Deleting a task that does not exist is a NOT_FOUND error.",
-        input_schema = schemas::task_id_input(),
+the user asks to remove a task, not when they finished it (use complete_task). Arguments: task_id \
+(required), expected_version (optional: delete only if the task has not changed since you read it). \
+Example: {\"task_id\": 42}. Deleting a task that does not exist is a NOT_FOUND error.",
+        input_schema = schemas::task_change_input(),
         output_schema = schemas::deleted_output(),
         annotations(title = "Delete a task", read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
     )]
@@ -329,9 +365,16 @@ the user asks to remove a task, not when they finished it (use complete_task). A
         args: JsonObject,
         Extension(parts): Extension<Parts>,
     ) -> Result<CallToolResult, ErrorData> {
-        run(&parts, args, |owner, args| async move {
+        run(&parts, args, |owner, mut args| async move {
+            let expected = take_expected_version(&mut args)?;
             let id = task_id(args).await?;
-            self.tasks.delete(&owner, id).await.map_err(task_error)?;
+            let terms = WriteTerms::new(expected, None);
+            fresh(
+                self.tasks
+                    .delete(&owner, id, terms)
+                    .await
+                    .map_err(task_error)?,
+            )?;
             Ok(structured(
                 format!("Deleted task {id}."),
                 json!({"deleted": true, "task_id": id}),
@@ -421,6 +464,78 @@ fn task_error(e: TaskError) -> ApiError {
     ApiError::from_task(e, ARGUMENTS)
 }
 
+/// A write's result when it carried no idempotency key (so it cannot be a replay).
+fn fresh<T>(written: Written<T>) -> Result<T, ApiError> {
+    match written {
+        Written::Fresh(value) => Ok(value),
+        Written::Replayed(_) => {
+            tracing::error!("a write without an idempotency key was answered as a replay");
+            Err(ApiError::internal())
+        }
+    }
+}
+
+/// Take the optional `expected_version` (an integer of at least 1) out of the arguments.
+fn take_expected_version(args: &mut JsonObject) -> Result<Option<Expected>, ApiError> {
+    match args.remove("expected_version") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) if n.as_i64().is_some_and(|v| v >= 1) => {
+            Ok(n.as_i64().map(|v| Expected::OneOf(vec![v])))
+        }
+        Some(_) => Err(ApiError::validation(vec![ValidationIssue::new(
+            &[ARGUMENTS, "expected_version"],
+            "`expected_version` must be an integer of at least 1: the task's version",
+            "int_type",
+        )])),
+    }
+}
+
+/// Take the optional `idempotency_key` out of the arguments.
+fn take_idempotency_key(args: &mut JsonObject) -> Result<Option<IdempotencyKey>, ApiError> {
+    let invalid = |message: String| {
+        ApiError::validation(vec![ValidationIssue::new(
+            &[ARGUMENTS, "idempotency_key"],
+            message,
+            "idempotency_key_invalid",
+        )])
+    };
+    match args.remove("idempotency_key") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(raw)) => IdempotencyKey::parse(&raw)
+            .map(Some)
+            .map_err(|e| invalid(e.message)),
+        Some(_) => Err(invalid("`idempotency_key` must be a string".into())),
+    }
+}
+
+/// What a retry must repeat to be the same call: the tool and its arguments (without the key).
+/// Never equal to a REST request's, so a key used on one door is "reused" on the other.
+fn fingerprint(tool: &str, args: &JsonObject) -> String {
+    let mut hash = Sha256::new();
+    hash.update(b"mcp\n");
+    hash.update(tool.as_bytes());
+    hash.update(b"\n");
+    hash.update(serde_json::to_vec(args).unwrap_or_default());
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A tool result as stored under an idempotency key.
+fn stored(result: &CallToolResult) -> StoredResponse {
+    StoredResponse {
+        status: 200,
+        headers: Vec::new(),
+        body: serde_json::to_vec(result).unwrap_or_default(),
+    }
+}
+
+/// The tool result stored under an idempotency key, given again.
+fn replayed(stored: &StoredResponse) -> Result<CallToolResult, ApiError> {
+    serde_json::from_slice(&stored.body).map_err(|e| {
+        tracing::error!(error = %e, "a stored tool result does not parse");
+        ApiError::internal()
+    })
+}
+
 /// Run one tool for the authenticated caller (see [`caller`]) and give its outcome as the
 /// result: refusals and failures become `isError` results carrying the REST error body
 /// (`error_code`, `detail`, `timestamp` and, for `VALIDATION_ERROR`, `errors`) as JSON text, so
@@ -484,7 +599,10 @@ fn list_result(page: ListPage) -> CallToolResult {
     }
     structured(
         text,
-        json!({"tasks": tasks, "count": count, "total": page.total, "next_cursor": page.next_cursor}),
+        json!({
+            "tasks": tasks, "count": count, "total": page.total, "next_cursor": page.next_cursor,
+            "sync_cursor": page.sync_cursor
+        }),
     )
 }
 

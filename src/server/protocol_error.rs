@@ -95,5 +95,6 @@ fn error_body(detail: String, request_id: String) -> ErrorBody {
         timestamp: Timestamp::now(),
         request_id,
         errors: None,
+        task: None,
     }
 }

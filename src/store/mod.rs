@@ -10,8 +10,8 @@
 mod page;
 pub mod postgres;
 mod row;
-mod sync_rows;
 pub mod sqlite;
+mod sync_rows;
 mod totals;
 pub mod transfer;
 pub mod url;

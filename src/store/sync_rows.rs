@@ -33,7 +33,10 @@ pub(super) fn merge(
     wanted: usize,
 ) -> Vec<(Position, Change)> {
     let mut merged = Vec::with_capacity(wanted.min(tasks.len() + tombstones.len()));
-    let (mut tasks, mut tombstones) = (tasks.into_iter().peekable(), tombstones.into_iter().peekable());
+    let (mut tasks, mut tombstones) = (
+        tasks.into_iter().peekable(),
+        tombstones.into_iter().peekable(),
+    );
     while merged.len() < wanted {
         let next = match (tasks.peek(), tombstones.peek()) {
             (Some(a), Some(b)) if a.0 <= b.0 => tasks.next(),
@@ -66,7 +69,11 @@ mod tests {
 
     #[test]
     fn a_merge_keeps_position_order_and_stops_at_wanted() {
-        let merged = merge(vec![gone(1, 1), gone(3, 3)], vec![gone(2, 2), gone(4, 4)], 3);
+        let merged = merge(
+            vec![gone(1, 1), gone(3, 3)],
+            vec![gone(2, 2), gone(4, 4)],
+            3,
+        );
         let positions: Vec<i64> = merged.iter().map(|(p, _)| p.major).collect();
         assert_eq!(positions, [1, 2, 3]);
     }

@@ -45,6 +45,11 @@ impl Default for Retention {
 /// Most rows one purge batch removes of each kind: small, so no write waits long behind one.
 const PURGE_BATCH: u32 = 500;
 
+/// The purge loop of `TaskService::spawn_purge`: it stops when this drops.
+pub struct PurgeTask {
+    _stop: tokio::sync::watch::Sender<()>,
+}
+
 /// Why a use case refused or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TaskError {
@@ -62,7 +67,9 @@ pub enum TaskError {
     #[error("the task has changed: it is at version {}, which the request's condition does not match", .0.version)]
     PreconditionFailed(Box<Task>),
     /// The feed cursor is older than the retained tombstones: it may have missed deletions.
-    #[error("this cursor is older than the changes kept: list the tasks again and follow the feed from the list's sync_cursor")]
+    #[error(
+        "this cursor is older than the changes kept: list the tasks again and follow the feed from the list's sync_cursor"
+    )]
     CursorExpired,
     /// The store refused (no such task for this owner, an idempotency key in use or reused)
     /// or failed.
@@ -172,6 +179,32 @@ impl<S: TaskStore> TaskService<S> {
         }
     }
 
+    /// Purge every `every` (first after one interval) until the returned guard drops; a failed
+    /// purge is logged and tried again next time.
+    pub fn spawn_purge(&self, every: Duration) -> PurgeTask {
+        let (stop, mut stopped) = tokio::sync::watch::channel(());
+        let service = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    // The guard dropped: the app is gone.
+                    _ = stopped.changed() => return,
+                }
+                match service.purge_expired().await {
+                    Ok(purged) if purged != Purged::default() => tracing::debug!(
+                        keys = purged.idempotency_keys,
+                        tombstones = purged.tombstones,
+                        "purged expired idempotency keys and tombstones"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "purging expired sync records failed"),
+                }
+            }
+        });
+        PurgeTask { _stop: stop }
+    }
+
     /// Delete every completed task of the owner ("clear completed"); returns how many.
     pub async fn clear_completed(
         &self,
@@ -219,7 +252,11 @@ impl<S: TaskStore> TaskService<S> {
     ) -> Result<Written<Task>, TaskError> {
         let max = self.max_tasks_per_user;
         let (claim, _running) = self.claim(owner, idempotency)?;
-        match self.store.create(owner, TaskEdit::from(task), max, claim).await {
+        match self
+            .store
+            .create(owner, TaskEdit::from(task), max, claim)
+            .await
+        {
             Ok(written) => Ok(written),
             Err(StoreError::TaskLimitReached) => Err(TaskError::QuotaExceeded {
                 limit: max.unwrap_or(0),

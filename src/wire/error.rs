@@ -13,10 +13,11 @@ use poem_openapi::ApiResponse;
 use super::{
     request_id,
     response::JsonResponse,
-    schemas::{BODY, ErrorBody, ErrorCode, QUERY, Timestamp, ValidationIssue},
+    schemas::{BODY, ErrorBody, ErrorCode, QUERY, TaskView, Timestamp, ValidationIssue},
 };
 use crate::{
     auth::AuthError,
+    domain::Task,
     metrics::{self, AuthFailure},
     store::StoreError,
     tasks::{ListRefusal, TaskError},
@@ -52,13 +53,29 @@ pub enum ApiError {
     #[oai(status = 404)]
     NotFound(JsonResponse<ErrorBody>),
     /// Creating a task: the user already has the most tasks allowed (`QUOTA_EXCEEDED`); delete
-    /// some to add more.
+    /// some to add more. Or a request with this `Idempotency-Key` is still running
+    /// (`IDEMPOTENCY_IN_PROGRESS`): retry after `Retry-After` to get its response.
     #[oai(status = 409)]
-    Conflict(JsonResponse<ErrorBody>),
+    Conflict(
+        JsonResponse<ErrorBody>,
+        /// Seconds to wait before retrying (`IDEMPOTENCY_IN_PROGRESS` only).
+        #[oai(header = "Retry-After")]
+        Option<u32>,
+    ),
+    /// The change feed's `since` is older than the deletions kept (`CURSOR_EXPIRED`): list the
+    /// tasks again and follow the feed from the list's `sync_cursor`.
+    #[oai(status = 410)]
+    Gone(JsonResponse<ErrorBody>),
+    /// `If-Match` (or `expected_version`) names another version of the task
+    /// (`PRECONDITION_FAILED`): nothing was written, and `task` is the task as it is now.
+    #[oai(status = 412)]
+    PreconditionFailed(JsonResponse<ErrorBody>),
     /// The body is larger than the server accepts.
     #[oai(status = 413)]
     PayloadTooLarge(JsonResponse<ErrorBody>),
-    /// Well-formed JSON that breaks the schema, or a path parameter that is not a valid id.
+    /// Well-formed JSON that breaks the schema, or a path parameter that is not a valid id
+    /// (`VALIDATION_ERROR`); or an `Idempotency-Key` already used for another request
+    /// (`IDEMPOTENCY_KEY_REUSED`).
     #[oai(status = 422)]
     Unprocessable(JsonResponse<ErrorBody>),
     /// Too many requests (`RATE_LIMITED`): the token's subject, or without a valid token the
@@ -93,6 +110,7 @@ fn body(code: ErrorCode, detail: impl Into<String>) -> JsonResponse<ErrorBody> {
         error_code: code,
         timestamp: Timestamp::now(),
         errors: None,
+        task: None,
         request_id: request_id::current(),
     })
 }
@@ -148,7 +166,14 @@ impl ApiError {
     }
 
     pub fn quota_exceeded(detail: impl Into<String>) -> Self {
-        Self::Conflict(body(ErrorCode::QuotaExceeded, detail))
+        Self::Conflict(body(ErrorCode::QuotaExceeded, detail), None)
+    }
+
+    /// 412 `PRECONDITION_FAILED` with the task as it is now.
+    pub fn precondition_failed(detail: impl Into<String>, current: Task) -> Self {
+        let mut json = body(ErrorCode::PreconditionFailed, detail);
+        json.0.task = Some(Box::new(TaskView::from(current)));
+        Self::PreconditionFailed(json)
     }
 
     /// 429 `RATE_LIMITED` with its `Retry-After` (the caller adds the RateLimit headers).
@@ -181,6 +206,17 @@ impl From<StoreError> for ApiError {
             StoreError::TaskLimitReached => {
                 Self::quota_exceeded("the user already has the most tasks allowed")
             }
+            StoreError::KeyReused => Self::Unprocessable(body(
+                ErrorCode::IdempotencyKeyReused,
+                "this Idempotency-Key was used for another request: use a new key for a new request",
+            )),
+            StoreError::KeyInProgress => Self::Conflict(
+                body(
+                    ErrorCode::IdempotencyInProgress,
+                    "a request with this Idempotency-Key is still running: retry later for its response",
+                ),
+                Some(RETRY_AFTER_SECS),
+            ),
             StoreError::Unavailable(reason) => {
                 tracing::warn!(%reason, "database unavailable");
                 Self::unavailable("database unavailable, retry later")
@@ -205,6 +241,11 @@ impl ApiError {
         match e {
             TaskError::NothingToChange => Self::bad_request(e.to_string()),
             TaskError::QuotaExceeded { .. } => Self::quota_exceeded(e.to_string()),
+            TaskError::PreconditionFailed(ref current) => {
+                let current = (**current).clone();
+                Self::precondition_failed(e.to_string(), current)
+            }
+            TaskError::CursorExpired => Self::Gone(body(ErrorCode::CursorExpired, e.to_string())),
             TaskError::Schedule(e) => Self::validation(vec![ValidationIssue::new(
                 &[root, e.field],
                 e.error.message,
@@ -227,7 +268,9 @@ impl ApiError {
             | Self::Unauthorized(b, _)
             | Self::Forbidden(b)
             | Self::NotFound(b)
-            | Self::Conflict(b)
+            | Self::Conflict(b, _)
+            | Self::Gone(b)
+            | Self::PreconditionFailed(b)
             | Self::PayloadTooLarge(b)
             | Self::Unprocessable(b)
             | Self::TooManyRequests(b, ..)

@@ -34,6 +34,8 @@ impl WriteJson for TaskList {
         int(out, self.total);
         out.extend_from_slice(b",\"next_cursor\":");
         nullable(out, self.next_cursor.0.as_deref(), string);
+        out.extend_from_slice(b",\"sync_cursor\":");
+        string(out, &self.sync_cursor);
         out.push(b'}');
     }
 }
@@ -84,6 +86,8 @@ impl WriteJson for TaskView {
         nullable(out, self.completed_at.0, timestamp);
         out.extend_from_slice(b",\"next_occurrence_id\":");
         nullable(out, self.next_occurrence_id.0, int);
+        out.extend_from_slice(b",\"version\":");
+        int(out, self.version);
         out.push(b'}');
     }
 }
@@ -161,6 +165,7 @@ mod tests {
             recurrence: Nullable(Some(RecurrenceText(format!("FREQ=DAILY;X={text}")))),
             completed_at: Nullable(Some(Timestamp(253_402_300_800_000))),
             next_occurrence_id: Nullable(Some(7)),
+            version: i64::MAX,
         }
     }
 
@@ -182,6 +187,7 @@ mod tests {
             recurrence: Nullable(None),
             completed_at: Nullable(None),
             next_occurrence_id: Nullable(None),
+            version: 1,
         }
     }
 
@@ -228,6 +234,7 @@ mod tests {
             count: 0,
             total: 0,
             next_cursor: Nullable(None),
+            sync_cursor: "c".to_owned(),
         };
         assert_eq!(written(&empty), by_serde(&empty));
         let page = TaskList {
@@ -239,6 +246,7 @@ mod tests {
             count: 7,
             total: 1_000_000,
             next_cursor: Nullable(Some("eyJ2IjoxfQ\"x".to_owned())),
+            sync_cursor: "eyJ2Ijox\"fQ".to_owned(),
         };
         assert_eq!(written(&page), by_serde(&page));
     }

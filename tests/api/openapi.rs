@@ -75,6 +75,7 @@ fn the_document_declares_the_contract_clients_are_generated_from() {
             "deleteTask",
             "getTask",
             "health",
+            "listChanges",
             "listTags",
             "listTasks",
             "ready",
@@ -142,7 +143,8 @@ fn the_document_declares_the_contract_clients_are_generated_from() {
             "q",
             "sort",
             "limit",
-            "cursor"
+            "cursor",
+            "If-None-Match"
         ]
     );
     let schema = |name: &str| params.iter().find(|(n, _)| *n == name).unwrap().1;
@@ -158,9 +160,142 @@ fn the_document_declares_the_contract_clients_are_generated_from() {
     let page = &doc["components"]["schemas"]["TaskList"];
     assert_eq!(
         page["required"],
-        serde_json::json!(["tasks", "count", "total", "next_cursor"])
+        serde_json::json!(["tasks", "count", "total", "next_cursor", "sync_cursor"])
     );
     assert_eq!(page["properties"]["next_cursor"]["nullable"], true);
+}
+
+#[test]
+fn the_document_declares_versions_conditional_writes_idempotency_and_the_change_feed() {
+    let doc: Value = serde_json::from_str(&todo_api::api::document().spec()).unwrap();
+    let op = |path: &str, method: &str| doc["paths"][path][method].clone();
+    let param_names = |op: &Value| -> Vec<String> {
+        op["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} in {}",
+                    p["name"].as_str().unwrap(),
+                    p["in"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let error_schema = |op: &Value, status: &str| {
+        op["responses"][status]["content"]["application/json"]["schema"]["$ref"].clone()
+    };
+    let task = "/api/{user_id}/tasks/{task_id}";
+    let toggle = "/api/{user_id}/tasks/{task_id}/complete";
+    let tasks = "/api/{user_id}/tasks";
+
+    // Reads: If-None-Match, a 304, and the ETag and cache headers on the 200.
+    for (path, method) in [(task, "get"), (tasks, "get")] {
+        let read = op(path, method);
+        assert!(
+            param_names(&read).contains(&"If-None-Match in header".to_owned()),
+            "{method} {path}"
+        );
+        assert!(read["responses"]["304"].is_object(), "{method} {path}");
+        let headers = read["responses"]["200"]["headers"].as_object().unwrap();
+        for header in ["ETag", "Cache-Control", "Vary"] {
+            assert!(
+                headers.contains_key(header),
+                "{method} {path} 200 lacks {header}"
+            );
+        }
+    }
+    // Writes: If-Match (not on create), Idempotency-Key, the replay header, and 409/412/422
+    // with the error schema.
+    for (path, method, conditional) in [
+        (tasks, "post", false),
+        (task, "put", true),
+        (task, "patch", true),
+        (toggle, "patch", true),
+        (task, "delete", true),
+        (tasks, "delete", false),
+    ] {
+        let write = op(path, method);
+        let names = param_names(&write);
+        assert!(
+            names.contains(&"Idempotency-Key in header".to_owned()),
+            "{method} {path}"
+        );
+        assert_eq!(
+            names.contains(&"If-Match in header".to_owned()),
+            conditional,
+            "{method} {path}"
+        );
+        for status in ["409", "412", "422"] {
+            assert_eq!(
+                error_schema(&write, status),
+                "#/components/schemas/Error",
+                "{method} {path} {status}"
+            );
+        }
+        let ok = write["responses"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .find(|(status, _)| status.starts_with('2'))
+            .unwrap()
+            .1;
+        assert!(
+            ok["headers"]["Idempotency-Replayed"].is_object(),
+            "{method} {path}"
+        );
+    }
+    let conflict = op(tasks, "post")["responses"]["409"]["headers"].clone();
+    assert!(
+        conflict
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|h| h.eq_ignore_ascii_case("retry-after")),
+        "{conflict}"
+    );
+    // The 412 body carries the current task.
+    assert_eq!(
+        doc["components"]["schemas"]["Error"]["properties"]["task"]["allOf"][0]["$ref"],
+        "#/components/schemas/Task"
+    );
+    let codes = doc["components"]["schemas"]["ErrorCode"]["enum"]
+        .as_array()
+        .unwrap();
+    for code in [
+        "PRECONDITION_FAILED",
+        "IDEMPOTENCY_KEY_REUSED",
+        "IDEMPOTENCY_IN_PROGRESS",
+        "CURSOR_EXPIRED",
+    ] {
+        assert!(codes.contains(&Value::from(code)), "{code}");
+    }
+    // Every task has its version.
+    let task_schema = &doc["components"]["schemas"]["Task"];
+    assert_eq!(task_schema["properties"]["version"]["type"], "integer");
+    assert_eq!(task_schema["properties"]["version"]["readOnly"], true);
+    // The feed: its parameters, a 410, and its page.
+    let feed = op("/api/{user_id}/changes", "get");
+    assert_eq!(feed["operationId"], "listChanges");
+    assert_eq!(
+        param_names(&feed),
+        ["user_id in path", "since in query", "limit in query"]
+    );
+    assert_eq!(error_schema(&feed, "410"), "#/components/schemas/Error");
+    assert_eq!(
+        doc["components"]["schemas"]["ChangeList"]["required"],
+        serde_json::json!(["changes", "next_cursor", "has_more"])
+    );
+    let change = &doc["components"]["schemas"]["Change"];
+    assert_eq!(
+        change["required"],
+        serde_json::json!(["resource", "id", "deleted"])
+    );
+    assert_eq!(
+        change["properties"]["task"]["$ref"],
+        "#/components/schemas/Task"
+    );
 }
 
 #[test]

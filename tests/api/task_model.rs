@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::support::{
     Backend, TestApp, assert_error, assert_json, assert_task_model, assert_timestamp,
-    assert_validation, error_locs, every_backend, spawn_or_skip,
+    assert_validation, error_locs, every_backend, list_content, spawn_or_skip,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -20,7 +20,7 @@ async fn get(app: &TestApp, user: &str, id: &Value) -> Value {
 }
 
 async fn list(app: &TestApp, user: &str) -> Value {
-    assert_json(app.list_tasks(user).await, StatusCode::OK).await
+    list_content(assert_json(app.list_tasks(user).await, StatusCode::OK).await)
 }
 
 /// PATCH `body` and return the task, asserting 200 and the task's shape.
@@ -615,6 +615,7 @@ async fn patch_changes_only_the_new_fields_sent_and_null_or_an_empty_list_clears
             expected[key] = value.clone();
         }
         expected["updated_at"] = changed["updated_at"].clone();
+        expected["version"] = json!(expected["version"].as_i64().unwrap() + 1);
         assert_eq!(changed, expected, "after PATCH {body}");
         assert!(
             changed["updated_at"].as_str().unwrap() > before.as_str(),

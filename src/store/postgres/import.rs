@@ -4,7 +4,7 @@
 
 use deadpool_postgres::Object;
 
-use super::{PgStore, finish, map_error, tasks::all_tasks};
+use super::{PgStore, finish, map_error, task_row::all_tasks};
 use crate::{
     domain::{Task, TaskId},
     store::{

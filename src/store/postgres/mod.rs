@@ -24,6 +24,7 @@ mod import;
 mod migrate;
 mod readiness;
 mod sync;
+mod task_row;
 mod tasks;
 
 use std::{future::Future, time::Duration};

@@ -9,7 +9,7 @@
 use deadpool_postgres::{GenericClient, Transaction};
 use tokio_postgres::IsolationLevel;
 
-use super::{PgStore, finish, tasks::task_from_row};
+use super::{PgStore, finish, task_row::task_from_row};
 use crate::{
     domain::{
         UserId,

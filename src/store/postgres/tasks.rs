@@ -9,6 +9,7 @@ use tokio_postgres::{IsolationLevel, Row, types::ToSql};
 use super::{
     PgStore, finish,
     sync::{CURRENT_XID, SNAPSHOT_XMIN, one_bigint, remember, replay},
+    task_row::{all_tasks, task_from_row},
 };
 use crate::{
     domain::{
@@ -19,7 +20,7 @@ use crate::{
     store::{
         NotReady, Purged, StoreError, TASK_COLUMNS, TagCount, TaskStore,
         page::{self, Arg, Dialect, DueKey, DueKind, Group, PagePlan, Statement},
-        row::{EditColumns, TaskRow, tag_rows},
+        row::{EditColumns, tag_rows},
     },
 };
 
@@ -180,42 +181,6 @@ fn delete_with_tombstones(condition: &str) -> String {
 
 /// The database clock in epoch milliseconds (floored, like `chrono::timestamp_millis`).
 const NOW_MS: &str = "floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
-
-/// A row selected as `TASK_COLUMNS`. (SQLite has its own twin: the drivers' row types and their
-/// `get` signatures differ; what the values mean is shared in `store::row`.)
-pub(super) fn task_from_row(row: &Row) -> Result<Task, StoreError> {
-    TaskRow {
-        id: row.get(0),
-        user_id: row.get(1),
-        title: row.get(2),
-        description: row.get(3),
-        complete: row.get(4),
-        created_at: row.get(5),
-        updated_at: row.get(6),
-        priority: i64::from(row.get::<_, i16>(7)),
-        tags: row.get(8),
-        due_at: row.get(9),
-        due_date: row.get(10),
-        time_zone: row.get(11),
-        recurrence: row.get(12),
-        completed_at: row.get(13),
-        occurrence: i64::from(row.get::<_, i32>(14)),
-        next_task_id: row.get(15),
-        version: row.get(16),
-    }
-    .into_task()
-}
-
-/// Every task a statement returned.
-pub(super) fn all_tasks(rows: &[Row]) -> Result<Vec<Task>, StoreError> {
-    // Sized up front: collecting into a `Result` cannot know the length, and growing a vector
-    // of tasks a doubling at a time copied each task several times.
-    let mut tasks = Vec::with_capacity(rows.len());
-    for row in rows {
-        tasks.push(task_from_row(row)?);
-    }
-    Ok(tasks)
-}
 
 /// Insert a task and its `task_tags` rows in one statement (so it is atomic without an explicit
 /// transaction). Parameters: see `insert_params`.
@@ -665,7 +630,8 @@ impl TaskStore for PgStore {
                 }
                 let stmt = tx.prepare_cached(&sql).await?;
                 let deleted = tx.query_one(&stmt, &[&owner]).await?.get::<_, i64>(0) as u64;
-                if let Err(e) = remember(&tx, owner, Some(claim), Outcome::Cleared(deleted)).await? {
+                if let Err(e) = remember(&tx, owner, Some(claim), Outcome::Cleared(deleted)).await?
+                {
                     return Ok(Err(e));
                 }
                 tx.commit().await?;

@@ -10,7 +10,8 @@ use rusqlite::{Connection, params};
 
 use super::{
     SqliteStore, map_error, pool_error,
-    tasks::{all_tasks, insert_tags, task_from_row},
+    task_row::{all_tasks, task_from_row},
+    tasks::insert_tags,
 };
 use crate::{
     domain::{Task, TaskId},

@@ -88,8 +88,14 @@ pub fn check(
     }
 }
 
+/// The check's report, one line per problem: SQLite puts several lines in one row at times
+/// (`*** in database main ***` and the problems under it).
 fn run(conn: &Connection, sql: &str) -> rusqlite::Result<Vec<String>> {
     let mut stmt = conn.prepare(sql)?;
     let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-    rows.collect()
+    let mut lines = Vec::new();
+    for row in rows {
+        lines.extend(row?.lines().filter(|l| !l.is_empty()).map(str::to_owned));
+    }
+    Ok(lines)
 }

@@ -17,6 +17,7 @@ pub mod integrity;
 mod migrate;
 mod readiness;
 mod sync;
+mod task_row;
 mod tasks;
 
 use std::{

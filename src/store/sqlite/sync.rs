@@ -8,7 +8,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{map_error, tasks::task_from_row};
+use super::{map_error, task_row::task_from_row};
 use crate::{
     domain::{
         TaskId,
@@ -88,9 +88,9 @@ pub(super) fn replay(
         Some((fingerprint, _, _, _)) if fingerprint != claim.fingerprint => {
             Err(StoreError::KeyReused)
         }
-        Some((_, status, headers, body)) => Ok(Some(sync_rows::stored_response(
-            status, &headers, body,
-        )?)),
+        Some((_, status, headers, body)) => {
+            Ok(Some(sync_rows::stored_response(status, &headers, body)?))
+        }
     }
 }
 
@@ -137,7 +137,7 @@ pub(super) fn read_changes(
     limit: u32,
 ) -> Result<ChangeRead, StoreError> {
     let tx = conn.unchecked_transaction().map_err(map_error)?;
-    let wanted = limit as usize + 1;
+    let wanted = i64::from(limit) + 1;
     let (seq, purged): (i64, Position) = tx
         .prepare_cached("SELECT change_seq, purged_major, purged_minor FROM sync_state")
         .and_then(|mut stmt| {
@@ -190,7 +190,7 @@ pub(super) fn read_changes(
         }
     }
     Ok(ChangeRead {
-        changes: sync_rows::merge(tasks, tombstones, wanted),
+        changes: sync_rows::merge(tasks, tombstones, wanted as usize),
         horizon: Position::new(seq, i64::MAX),
         purged,
     })

@@ -6,11 +6,12 @@
 
 use std::sync::Arc;
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
     SqliteStore, map_error,
     sync::{self, insert_tombstones, next_change, remember, replay},
+    task_row::{all_tasks_within, task_from_row},
 };
 use crate::{
     domain::{
@@ -22,7 +23,7 @@ use crate::{
     store::{
         NotReady, Purged, StoreError, TASK_COLUMNS, TagCount, TaskStore,
         page::{self, Arg, Dialect, DueKey, DueKind, Group, KeyStatement},
-        row::{EditColumns, TaskRow, tag_rows},
+        row::{EditColumns, tag_rows},
     },
 };
 
@@ -35,51 +36,6 @@ fn sqlite_args(args: &[Arg]) -> impl rusqlite::Params + '_ {
             Arg::Bool(value) => value,
         }
     }))
-}
-
-/// A row selected as `TASK_COLUMNS`. (PostgreSQL has its own twin: the drivers' row types and
-/// their `get` signatures differ; what the values mean is shared in `store::row`.)
-pub(super) fn task_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Task, StoreError>> {
-    Ok(TaskRow {
-        id: row.get(0)?,
-        user_id: row.get(1)?,
-        title: row.get(2)?,
-        description: row.get(3)?,
-        complete: row.get(4)?,
-        created_at: row.get(5)?,
-        updated_at: row.get(6)?,
-        priority: row.get(7)?,
-        tags: row.get_ref(8)?.as_str()?,
-        due_at: row.get(9)?,
-        due_date: row.get_ref(10)?.as_str_or_null()?,
-        time_zone: row.get(11)?,
-        recurrence: row.get(12)?,
-        completed_at: row.get(13)?,
-        occurrence: row.get(14)?,
-        next_task_id: row.get(15)?,
-        version: row.get(16)?,
-    }
-    .into_task())
-}
-
-/// Every task a statement returned.
-pub(super) fn all_tasks(
-    rows: impl Iterator<Item = rusqlite::Result<Result<Task, StoreError>>>,
-) -> Result<Vec<Task>, StoreError> {
-    all_tasks_within(rows, 0)
-}
-
-/// Every task a statement returned, into room for `expected` of them (a page's size: growing
-/// a vector of tasks a doubling at a time copied each task several times).
-pub(super) fn all_tasks_within(
-    rows: impl Iterator<Item = rusqlite::Result<Result<Task, StoreError>>>,
-    expected: usize,
-) -> Result<Vec<Task>, StoreError> {
-    let mut tasks = Vec::with_capacity(expected);
-    for row in rows {
-        tasks.push(row.map_err(map_error)??);
-    }
-    Ok(tasks)
 }
 
 /// The (id, due) rows of a key statement, in its order.
@@ -358,8 +314,7 @@ impl TaskStore for SqliteStore {
         // and the write below. `updated_at` moves forward by at least a millisecond on every
         // change, even if the clock steps back.
         self.write(move |conn| {
-            let now = now_ms();
-            if let Some(stored) = replay(conn, owner.as_str(), claim.as_ref(), now)? {
+            if let Some(stored) = replay(conn, owner.as_str(), claim.as_ref(), now_ms())? {
                 return Ok(Written::Replayed(stored));
             }
             let current = select_task(conn, owner.as_str(), id)?;
@@ -367,6 +322,8 @@ impl TaskStore for SqliteStore {
                 Ok(write) => write,
                 Err(refusal) => return Ok(Written::Fresh(Err(refusal))),
             };
+            // After `decide`, so `updated_at` is never before the `completed_at` it set.
+            let now = now_ms();
             let change = next_change(conn)?;
             let edit = &write.task;
             let columns = EditColumns::of(edit);

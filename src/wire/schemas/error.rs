@@ -4,14 +4,15 @@
 use poem_openapi::{Enum, Object, types::Example};
 use serde::Serialize;
 
-use super::scalars::Timestamp;
+use super::{scalars::Timestamp, task::TaskView};
 
 /// Stable, machine-readable error codes. Clients branch on these, never on `detail`.
 ///
 /// `BAD_REQUEST` (400), `AUTH_MISSING` and `AUTH_INVALID` (401), `AUTH_FORBIDDEN` (403),
-/// `NOT_FOUND` (404), `METHOD_NOT_ALLOWED` (405), `QUOTA_EXCEEDED` (409), `PAYLOAD_TOO_LARGE`
-/// (413), `VALIDATION_ERROR` (422), `RATE_LIMITED` (429), `INTERNAL_ERROR` (500),
-/// `DATABASE_UNAVAILABLE` and `AUTH_UNAVAILABLE` (503). New codes may be added: treat an unknown
+/// `NOT_FOUND` (404), `METHOD_NOT_ALLOWED` (405), `QUOTA_EXCEEDED` and `IDEMPOTENCY_IN_PROGRESS`
+/// (409), `CURSOR_EXPIRED` (410), `PRECONDITION_FAILED` (412), `PAYLOAD_TOO_LARGE` (413),
+/// `VALIDATION_ERROR` and `IDEMPOTENCY_KEY_REUSED` (422), `RATE_LIMITED` (429),
+/// `INTERNAL_ERROR` (500), `DATABASE_UNAVAILABLE` and `AUTH_UNAVAILABLE` (503). New codes may be added: treat an unknown
 /// code like the status it came with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize)]
 #[oai(rename = "ErrorCode", rename_all = "SCREAMING_SNAKE_CASE")]
@@ -30,6 +31,10 @@ pub enum ErrorCode {
     AuthUnavailable,
     QuotaExceeded,
     RateLimited,
+    PreconditionFailed,
+    IdempotencyKeyReused,
+    IdempotencyInProgress,
+    CursorExpired,
 }
 
 /// The first element of the `loc` of a problem in a REST request body.
@@ -96,6 +101,11 @@ pub struct ErrorBody {
     #[oai(skip_serializing_if_is_none)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<ValidationIssue>>,
+    /// The task as it is now; present on `PRECONDITION_FAILED` only, so a client can merge its
+    /// change without another request.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task: Option<Box<TaskView>>,
 }
 
 impl Example for ErrorBody {
@@ -106,6 +116,7 @@ impl Example for ErrorBody {
             timestamp: Timestamp(1_766_570_400_123),
             request_id: "4f3c2a1b9d8e4f7a8b6c5d4e3f2a1b0c".into(),
             errors: Some(vec![ValidationIssue::example()]),
+            task: None,
         }
     }
 }

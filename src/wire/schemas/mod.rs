@@ -5,11 +5,13 @@
 //! `Object` derives here exist to publish exact schemas. Field docs become schema descriptions.
 //! Each schema keeps its `#[oai(rename)]`, so the document names it the same wherever it lives.
 
+mod changes;
 mod error;
 mod health;
 mod scalars;
 mod task;
 
+pub use changes::*;
 pub use error::*;
 pub use health::*;
 pub use scalars::*;

@@ -49,6 +49,11 @@ pub struct TaskView {
     /// completed; null until then, and for tasks that do not repeat.
     #[oai(read_only)]
     pub next_occurrence_id: Nullable<i64>,
+    /// 1 on create, +1 on every change of any field. The `ETag` of the task's responses is this
+    /// number quoted (`"3"`); send it back in `If-Match` to change the task only if nobody else
+    /// has changed it since.
+    #[oai(read_only)]
+    pub version: i64,
 }
 
 impl From<domain::Task> for TaskView {
@@ -69,6 +74,7 @@ impl From<domain::Task> for TaskView {
             recurrence: Nullable(t.recurrence.map(RecurrenceText)),
             completed_at: Nullable(t.completed_at_ms.map(Timestamp)),
             next_occurrence_id: Nullable(t.next_task_id),
+            version: t.version,
         }
     }
 }
@@ -91,6 +97,7 @@ impl Example for TaskView {
             recurrence: Nullable(Some(RecurrenceText("FREQ=WEEKLY;BYDAY=SA".into()))),
             completed_at: Nullable(None),
             next_occurrence_id: Nullable(None),
+            version: 3,
         }
     }
 }
@@ -109,6 +116,9 @@ pub struct TaskList {
     /// Pass it as `cursor` (with the same filters and sort) to get the next page; null on the
     /// last page. Opaque: do not build or edit it.
     pub next_cursor: Nullable<String>,
+    /// The change feed's position of the data this page was read from: after a full list,
+    /// follow `GET /api/{user_id}/changes?since=` from here to hear of every later change.
+    pub sync_cursor: String,
 }
 
 impl Example for TaskList {
@@ -120,6 +130,7 @@ impl Example for TaskList {
             next_cursor: Nullable(Some(
                 "eyJ2IjoxLCJ1IjoiOWJkNTk4MzYiLCJzIjoiaWQiLCJrIjo0MiwiaSI6NDJ9".into(),
             )),
+            sync_cursor: "eyJ2IjoxLCJ1IjoiOWJkNTk4MzYiLCJwIjpbOTMxLDBdfQ".into(),
         }
     }
 }

@@ -130,7 +130,7 @@ pub async fn assert_validation(resp: Response, expected: &[(&str, &str)]) -> Val
 }
 
 /// Every key a task has, sorted.
-pub const TASK_KEYS: [&str; 15] = [
+pub const TASK_KEYS: [&str; 16] = [
     "complete",
     "completed_at",
     "created_at",
@@ -146,7 +146,25 @@ pub const TASK_KEYS: [&str; 15] = [
     "title",
     "updated_at",
     "user_id",
+    "version",
 ];
+
+/// A list body without its `sync_cursor`, which must be there (a non-empty string): it is a
+/// position in the change feed, not content, so two reads of the same tasks may differ in it.
+pub fn list_content(mut list: Value) -> Value {
+    let cursor = list
+        .as_object_mut()
+        .unwrap_or_else(|| panic!("a list is an object"))
+        .remove("sync_cursor");
+    assert!(
+        cursor
+            .as_ref()
+            .and_then(Value::as_str)
+            .is_some_and(|c| !c.is_empty()),
+        "a list carries its sync_cursor: {list}"
+    );
+    list
+}
 
 /// Assert a task has exactly the contract's keys, each with a value of its type: timestamps in
 /// the contract's UTC millisecond form, `due_date` as `YYYY-MM-DD`, `priority` one of the four
@@ -161,6 +179,10 @@ pub fn assert_task_model(task: &Value) {
     keys.sort_unstable();
     assert_eq!(keys, TASK_KEYS, "task fields of {task}");
     assert!(task["id"].as_i64().is_some_and(|id| id > 0), "id of {task}");
+    assert!(
+        task["version"].as_i64().is_some_and(|v| v >= 1),
+        "version of {task}"
+    );
     assert!(task["user_id"].is_string(), "user_id of {task}");
     assert!(task["title"].is_string(), "title of {task}");
     assert!(

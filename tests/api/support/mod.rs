@@ -27,7 +27,7 @@ pub mod skip;
 pub use app::{TEST_SECRET, TestApp, test_settings};
 pub use assert::{
     assert_database_unavailable, assert_error, assert_json, assert_json_content_type,
-    assert_task_model, assert_timestamp, assert_validation, error_locs,
+    assert_task_model, assert_timestamp, assert_validation, error_locs, list_content,
 };
 pub use matrix::Backend;
 pub(crate) use matrix::{every_backend, spawn_or_skip};

@@ -87,6 +87,7 @@ fn upgraded(id: i64) -> Value {
         "recurrence": null,
         "completed_at": null,
         "next_occurrence_id": null,
+        "version": 1,
     })
 }
 
@@ -224,6 +225,7 @@ async fn a_database_of_schema_version_1_is_upgraded_in_place_and_keeps_every_tas
         ("due_at", json!("2026-03-10T08:00:00.000Z")),
         ("time_zone", json!("Europe/Berlin")),
         ("recurrence", json!("FREQ=DAILY")),
+        ("version", json!(2)),
     ] {
         expected[key] = value;
     }

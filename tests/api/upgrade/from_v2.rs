@@ -87,7 +87,7 @@ async fn a_database_of_schema_version_2_gets_sort_keys_and_search_for_its_old_ta
         return;
     };
     let app = TestApp::start(settings, backend, Some(db)).await;
-    assert_eq!(schema_version(&app).await, 7);
+    assert_eq!(schema_version(&app).await, 8);
 
     // Old rows are searchable (case-folded, in the description too) and sort by folded title.
     assert_eq!(titles(&app, "q=%C3%84PFEL").await, ["Äpfel kaufen"]);

@@ -57,7 +57,7 @@ fn sqlite_schema_5_database() -> (Settings, TestDb) {
 async fn a_sqlite_database_of_schema_version_5_gets_a_search_index_per_owner() {
     let (settings, db) = sqlite_schema_5_database();
     let app = TestApp::start(settings, Backend::Sqlite, Some(db)).await;
-    assert_eq!(schema_version(&app).await, 7);
+    assert_eq!(schema_version(&app).await, 8);
 
     // Both alice and bob have an "äpfel" task: each finds only their own.
     assert_eq!(titles(&app, "q=%C3%A4pfel").await, ["Äpfel kaufen"]);

@@ -194,7 +194,7 @@ async fn a_database_of_schema_version_6_lists_its_tags_in_every_order_and_keeps_
         return;
     };
     let app = TestApp::start(settings, backend, Some(db)).await;
-    assert_eq!(schema_version(&app).await, 7);
+    assert_eq!(schema_version(&app).await, 8);
     let list = |query: &'static str| titles_and_total(&app, query);
 
     // Old tag rows got their tasks' sort keys and counts: every order of a tag, and two tags.

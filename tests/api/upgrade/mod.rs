@@ -7,7 +7,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::support::{Backend, TestApp, assert_json};
+use crate::support::{Backend, TestApp, assert_json, list_content};
 
 mod from_v1;
 mod from_v2;
@@ -54,8 +54,9 @@ async fn schema_version(app: &TestApp) -> i64 {
     }
 }
 
+/// The user's first page, without its feed position (each database has its own).
 async fn list(app: &TestApp, user: &str) -> Value {
-    assert_json(app.list_tasks(user).await, StatusCode::OK).await
+    list_content(assert_json(app.list_tasks(user).await, StatusCode::OK).await)
 }
 
 async fn tags(app: &TestApp, user: &str) -> Value {
