@@ -293,7 +293,7 @@ fn the_document_declares_versions_conditional_writes_idempotency_and_the_change_
         serde_json::json!(["resource", "id", "deleted"])
     );
     assert_eq!(
-        change["properties"]["task"]["$ref"],
+        change["properties"]["task"]["allOf"][0]["$ref"],
         "#/components/schemas/Task"
     );
 }
