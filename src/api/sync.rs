@@ -331,7 +331,7 @@ fn replay(stored: StoredResponse) -> Response {
     if has_body {
         headers.insert(
             header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json; charset=utf-8"),
+            HeaderValue::from_static("application/json"),
         );
     }
     for (name, value) in &stored.headers {

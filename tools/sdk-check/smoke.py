@@ -20,6 +20,7 @@ from todo_api_client.api.tasks import (
     delete_completed_tasks,
     delete_task,
     get_task,
+    list_changes,
     list_tags,
     list_tasks,
     replace_task,
@@ -27,6 +28,7 @@ from todo_api_client.api.tasks import (
     update_task,
 )
 from todo_api_client.models import (
+    ChangeList,
     DatabaseStatus,
     Error,
     ErrorCode,
@@ -196,6 +198,55 @@ def _() -> None:
     assert isinstance(first, Task) and first.complete is True
     second = toggle_task_complete.sync(user_id=USER, task_id=state["task"].id, client=client)
     assert isinstance(second, Task) and second.complete is False
+
+
+@step("If-Match round trip: the ETag admits one change, then 412 with the current task")
+def _() -> None:
+    read = get_task.sync_detailed(user_id=USER, task_id=state["task"].id, client=client)
+    assert isinstance(read.parsed, Task)
+    etag = read.headers["etag"]
+    assert etag == f'"{read.parsed.version}"', etag
+    changed = update_task.sync_detailed(
+        user_id=USER,
+        task_id=state["task"].id,
+        client=client,
+        body=TaskUpdate(title="Buy rye bread"),
+        if_match=etag,
+    )
+    assert changed.status_code == HTTPStatus.OK, changed.content
+    assert isinstance(changed.parsed, Task) and changed.parsed.version == read.parsed.version + 1
+    stale = update_task.sync_detailed(
+        user_id=USER,
+        task_id=state["task"].id,
+        client=client,
+        body=TaskUpdate(title="lost update"),
+        if_match=etag,
+    )
+    error = expect_error(stale, 412, ErrorCode.PRECONDITION_FAILED)
+    # The task as it is now (generated as its own model: the reference carries a description).
+    assert error.task, error
+    assert (error.task.title, error.task.version) == ("Buy rye bread", read.parsed.version + 1)
+
+
+@step("Idempotency-Key replays a create; list_changes follows from the list's sync_cursor")
+def _() -> None:
+    page = list_tasks.sync(user_id=USER, client=client)
+    assert isinstance(page, TaskList)
+    key = f"sdk-py-{dt.datetime.now().timestamp()}"
+    first = create_task.sync_detailed(
+        user_id=USER, client=client, body=TaskCreate(title="once"), idempotency_key=key
+    )
+    again = create_task.sync_detailed(
+        user_id=USER, client=client, body=TaskCreate(title="once"), idempotency_key=key
+    )
+    assert first.status_code == again.status_code == HTTPStatus.CREATED
+    assert again.headers["idempotency-replayed"] == "true"
+    assert isinstance(first.parsed, Task) and isinstance(again.parsed, Task)
+    assert again.parsed.to_dict() == first.parsed.to_dict()
+    feed = list_changes.sync(user_id=USER, client=client, since=page.sync_cursor)
+    assert isinstance(feed, ChangeList)
+    assert [(c.id, c.deleted) for c in feed.changes] == [(first.parsed.id, False)]
+    assert feed.has_more is False and isinstance(feed.next_cursor, str)
 
 
 @step("create_task with a blank title -> 422 VALIDATION_ERROR")

@@ -126,6 +126,57 @@ await step("toggleTaskComplete -> 200, complete flips", async () => {
   assert.equal(second.data?.complete, false);
 });
 
+await step("If-Match round trip: the ETag admits one change, then 412 with the current task", async () => {
+  const read = await client.GET("/api/{user_id}/tasks/{task_id}", { params: taskPath });
+  const etag = read.response.headers.get("etag");
+  assert.ok(read.data && etag);
+  assert.equal(etag, `"${read.data.version}"`);
+  const changed = await client.PATCH("/api/{user_id}/tasks/{task_id}", {
+    params: { ...taskPath, header: { "If-Match": etag } },
+    body: { title: "Buy rye bread" },
+  });
+  assert.equal(changed.response.status, 200);
+  assert.equal(changed.data?.version, read.data.version + 1);
+  assert.equal(changed.response.headers.get("etag"), `"${read.data.version + 1}"`);
+  const stale = await client.PATCH("/api/{user_id}/tasks/{task_id}", {
+    params: { ...taskPath, header: { "If-Match": etag } },
+    body: { title: "lost update" },
+  });
+  assert.equal(stale.response.status, 412);
+  const body = assertError(stale.error, "PRECONDITION_FAILED");
+  assert.equal(body.task?.title, "Buy rye bread");
+  assert.equal(body.task?.version, read.data.version + 1);
+  const notModified = await client.GET("/api/{user_id}/tasks/{task_id}", {
+    params: { ...taskPath, header: { "If-None-Match": changed.response.headers.get("etag") ?? "" } },
+  });
+  assert.equal(notModified.response.status, 304);
+});
+
+await step("Idempotency-Key replays a create; listChanges follows from the list's sync_cursor", async () => {
+  const list = await client.GET("/api/{user_id}/tasks", { params: userPath });
+  assert.ok(list.data);
+  const since = list.data.sync_cursor;
+  const key = `sdk-${Date.now()}`;
+  const request = { params: { ...userPath, header: { "Idempotency-Key": key } }, body: { title: "once" } };
+  const first = await client.POST("/api/{user_id}/tasks", request);
+  const again = await client.POST("/api/{user_id}/tasks", request);
+  assert.equal(first.response.status, 201);
+  assert.equal(again.response.status, 201);
+  assert.equal(again.response.headers.get("idempotency-replayed"), "true");
+  assert.deepEqual(again.data, first.data);
+  const feed = await client.GET("/api/{user_id}/changes", {
+    params: { ...userPath, query: { since } },
+  });
+  assert.equal(feed.response.status, 200);
+  assert.ok(feed.data);
+  assert.deepEqual(
+    feed.data.changes.map((c) => [c.resource, c.id, c.deleted]),
+    [["task", first.data?.id, false]],
+  );
+  assert.equal(feed.data.has_more, false);
+  assert.equal(typeof feed.data.next_cursor, "string");
+});
+
 await step("createTask with a blank title -> 422 VALIDATION_ERROR", async () => {
   const { data, error, response } = await client.POST("/api/{user_id}/tasks", {
     params: userPath,
