@@ -8,7 +8,7 @@ use serde_json::Value;
 /// Assert the contract's error shape and return the body: exact status, JSON content type,
 /// `detail` (non-empty string), `error_code`, an RFC 3339 UTC `timestamp`, the `request_id` that
 /// the `X-Request-Id` response header also carries, nothing else but `errors` on validation
-/// failures.
+/// failures and `task` (the current task) on precondition failures.
 pub async fn assert_error(resp: Response, status: StatusCode, code: &str) -> (HeaderMap, Value) {
     assert_eq!(resp.status(), status, "status");
     let headers = resp.headers().clone();
@@ -34,7 +34,7 @@ pub async fn assert_error(resp: Response, status: StatusCode, code: &str) -> (He
         .collect();
     for key in &keys {
         assert!(
-            ["detail", "error_code", "timestamp", "request_id", "errors"].contains(key),
+            ["detail", "error_code", "timestamp", "request_id", "errors", "task"].contains(key),
             "unexpected key {key} in {body}"
         );
     }
@@ -42,6 +42,11 @@ pub async fn assert_error(resp: Response, status: StatusCode, code: &str) -> (He
         keys.contains(&"errors"),
         code == "VALIDATION_ERROR",
         "`errors` is present exactly on validation errors: {body}"
+    );
+    assert_eq!(
+        keys.contains(&"task"),
+        code == "PRECONDITION_FAILED",
+        "`task` is present exactly on precondition failures: {body}"
     );
     (headers, body)
 }

@@ -106,13 +106,14 @@ impl PgSchema {
 
 /// The descriptions of the released PostgreSQL migrations, version 1 first, as the migrator
 /// records them.
-const RELEASED_MIGRATIONS: [&str; 6] = [
+const RELEASED_MIGRATIONS: [&str; 7] = [
     "create tasks",
     "task model: priority, tags, due, recurrence",
     "list indexes and trigram search",
     "task counts for the per-user quota",
     "health probe: one row the readiness check updates",
     "search index scoped to the owner",
+    "lists by tag in every order: sort keys in task_tags, tag counts",
 ];
 
 /// The migrations table of a schema that a release knowing the first `versions` migrations

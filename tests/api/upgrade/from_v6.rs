@@ -17,14 +17,14 @@ use crate::support::{
 /// The steps of the release before lists by tag read `task_tags` alone, exactly as it ran them
 /// on an empty database (its Rust fills had nothing to fill; PostgreSQL's two search indexes,
 /// built by its migrator after steps 3 and 6, are created here as it created them).
-const SQLITE_SCHEMA_3_TO_6: [&str; 5] = [
+pub(super) const SQLITE_SCHEMA_3_TO_6: [&str; 5] = [
     include_str!("../../../src/store/migrations/sqlite/0003_list_indexes.sql"),
     include_str!("../../../src/store/migrations/sqlite/0003_list_indexes_search.sql"),
     include_str!("../../../src/store/migrations/sqlite/0004_task_counts.sql"),
     include_str!("../../../src/store/migrations/sqlite/0005_health_probe.sql"),
     include_str!("../../../src/store/migrations/sqlite/0006_tasks_by_owner.sql"),
 ];
-const POSTGRES_SCHEMA_3_TO_6: [&str; 6] = [
+pub(super) const POSTGRES_SCHEMA_3_TO_6: [&str; 6] = [
     include_str!("../../../src/store/migrations/postgres/0003_list_indexes.sql"),
     "CREATE INDEX tasks_search_text ON tasks USING gin (search_text public.gin_trgm_ops)",
     include_str!("../../../src/store/migrations/postgres/0004_task_counts.sql"),

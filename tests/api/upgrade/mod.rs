@@ -13,6 +13,7 @@ mod from_v1;
 mod from_v2;
 mod from_v5;
 mod from_v6;
+mod from_v7;
 mod general;
 
 /// The schema of the previous release, exactly as it created it.
