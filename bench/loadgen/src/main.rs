@@ -192,6 +192,9 @@ enum Scenario {
     List,
     Patch,
     Create,
+    CreateKeyed,
+    PatchIfMatch,
+    Feed,
     CreateTagged,
     Mix,
     McpList,
@@ -213,6 +216,9 @@ impl Scenario {
             "patch" => Self::Patch,
             "create" => Self::Create,
             "create-tagged" => Self::CreateTagged,
+            "create-keyed" => Self::CreateKeyed,
+            "patch-if-match" => Self::PatchIfMatch,
+            "feed" => Self::Feed,
             "mix" => Self::Mix,
             "mcp-list" => Self::McpList,
             "mcp-create" => Self::McpCreate,
@@ -234,6 +240,9 @@ impl Scenario {
             Self::Patch => "patch: PATCH /api/{u}/tasks/{id}",
             Self::Create => "create: POST /api/{w}/tasks",
             Self::CreateTagged => "create tagged: POST /api/{w}/tasks, 2 tags and a due",
+            Self::CreateKeyed => "create keyed: POST /api/{w}/tasks, a new Idempotency-Key each",
+            Self::PatchIfMatch => "patch if-match: PATCH /api/{u}/tasks/{id}, If-Match: *",
+            Self::Feed => "feed 100: GET /api/{u}/changes?limit=100 from the start",
             Self::Mix => "mix 80% read / 20% write",
             Self::McpList => "mcp list 100: POST /mcp tools/call list_tasks",
             Self::McpCreate => "mcp create: POST /mcp tools/call add_task",
@@ -255,6 +264,9 @@ impl Scenario {
             Self::Patch => "patch",
             Self::Create => "create",
             Self::CreateTagged => "create-tagged",
+            Self::CreateKeyed => "create-keyed",
+            Self::PatchIfMatch => "patch-if-match",
+            Self::Feed => "feed",
             Self::Mix => "mix",
             Self::McpList => "mcp-list",
             Self::McpCreate => "mcp-create",
@@ -360,16 +372,19 @@ fn make_request(
         },
         s => s,
     };
-    let b = Request::builder().header(HOST, ctx.host.clone());
+    let mut b = Request::builder().header(HOST, ctx.host.clone());
     let (method, uri, auth, body, expect) = match scenario {
         Scenario::Ceiling => (Method::GET, "/api/x/tasks".to_owned(), None, None, 401),
         Scenario::Health => (Method::GET, "/health".to_owned(), None, None, 200),
-        Scenario::Get | Scenario::Patch => {
+        Scenario::Get | Scenario::Patch | Scenario::PatchIfMatch => {
             let u = rng.below(ctx.users.len());
             let ids = &ctx.tasks[u];
             let id = ids[rng.below(ids.len())];
             let user = &ctx.users[u];
             let uri = format!("/api/{}/tasks/{id}", user.id);
+            if scenario == Scenario::PatchIfMatch {
+                b = b.header("if-match", HeaderValue::from_static("*"));
+            }
             if scenario == Scenario::Get {
                 (Method::GET, uri, Some(&user.auth), None, 200)
             } else {
@@ -388,6 +403,19 @@ fn make_request(
             let uri = format!("/api/{}/tasks", user.id);
             let body = format!("{{\"title\":\"bench task {seq}\",\"description\":null}}");
             (Method::POST, uri, Some(&user.auth), Some(body), 201)
+        }
+        Scenario::CreateKeyed => {
+            let user = &ctx.writers[rng.below(ctx.writers.len())];
+            let uri = format!("/api/{}/tasks", user.id);
+            let key = format!("bench-{seq}-{:016x}", rng.next());
+            b = b.header("idempotency-key", HeaderValue::from_str(&key).expect("ASCII"));
+            let body = format!("{{\"title\":\"bench task {seq}\",\"description\":null}}");
+            (Method::POST, uri, Some(&user.auth), Some(body), 201)
+        }
+        Scenario::Feed => {
+            let user = &ctx.users[rng.below(ctx.users.len())];
+            let uri = format!("/api/{}/changes?limit=100", user.id);
+            (Method::GET, uri, Some(&user.auth), None, 200)
         }
         Scenario::CreateTagged => {
             let user = &ctx.writers[rng.below(ctx.writers.len())];
