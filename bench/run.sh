@@ -14,7 +14,9 @@
 #   BENCH_WRITERS=100     extra users that creates go to (keeps the seeded lists at BENCH_TASKS)
 #   BENCH_THREADS=1       load generator threads
 #   BENCH_SCENARIOS=ceiling,health,get,list,mcp-list,patch,create,mcp-create,mix,ceiling (ratios use the best ceiling;
-#                   also create-tagged: creates with two tags and a due date)
+#                   also create-tagged: creates with two tags and a due date; create-keyed: a
+#                   new Idempotency-Key on each create; patch-if-match: If-Match: * on each PATCH;
+#                   feed: a page of 100 from GET /api/{u}/changes)
 #   BENCH_SKIP_BUILD=1    use the existing binaries
 #   BENCH_VARIANTS="A;B"  run everything once per variant, each on a fresh server and database; a
 #                         variant is space-separated VAR=value settings for the server, e.g.
