@@ -12,6 +12,7 @@ mod concurrency;
 mod connections;
 mod crash;
 mod errors;
+mod feed_order;
 mod jwks;
 mod lists;
 mod mcp;

@@ -34,7 +34,15 @@ pub async fn assert_error(resp: Response, status: StatusCode, code: &str) -> (He
         .collect();
     for key in &keys {
         assert!(
-            ["detail", "error_code", "timestamp", "request_id", "errors", "task"].contains(key),
+            [
+                "detail",
+                "error_code",
+                "timestamp",
+                "request_id",
+                "errors",
+                "task"
+            ]
+            .contains(key),
             "unexpected key {key} in {body}"
         );
     }
