@@ -146,11 +146,24 @@ pub(super) fn read_changes(
             })
         })
         .map_err(map_error)?;
+    // Walk whichever is shorter: every change since the cursor (the index by change_seq, for a
+    // client that polls), or the owner's own tasks (sorted, for one far behind or starting).
+    let catching_up = seq.saturating_sub(after.major);
+    let owned: i64 = tx
+        .prepare_cached("SELECT task_count FROM task_counts WHERE user_id = ?1")
+        .and_then(|mut stmt| stmt.query_row([owner], |row| row.get(0)).optional())
+        .map_err(map_error)?
+        .unwrap_or(0);
+    let by = if catching_up <= owned.max(wanted) {
+        "INDEXED BY tasks_changes"
+    } else {
+        "INDEXED BY tasks_user_created"
+    };
     let mut tasks = Vec::new();
     {
         let mut stmt = tx
             .prepare_cached(&format!(
-                "SELECT {TASK_COLUMNS}, change_seq FROM tasks \
+                "SELECT {TASK_COLUMNS}, change_seq FROM tasks {by} \
                  WHERE user_id = ?1 AND (change_seq, id) > (?2, ?3) \
                  ORDER BY change_seq, id LIMIT ?4"
             ))
