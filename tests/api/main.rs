@@ -9,6 +9,7 @@ mod backup;
 mod better_auth;
 mod cli;
 mod concurrency;
+mod conditional;
 mod connections;
 mod crash;
 mod errors;
