@@ -400,6 +400,65 @@ async fn tool_errors_carry_the_rest_error_body(backend: Backend) {
 
 #[apply(every_backend)]
 #[tokio::test]
+async fn expected_version_refuses_a_stale_write_with_the_current_task_as_rest_does(
+    backend: Backend,
+) {
+    // Arrange: the task is at version 2; the agent read version 1.
+    let app = spawn_or_skip!(backend);
+    let mcp = Mcp::new(&app, "alice");
+    let task = mcp.ok("add_task", json!({"title": "a"})).await["task"].clone();
+    assert_eq!(task["version"], 1);
+    let id = task["id"].as_i64().unwrap();
+    let current = mcp
+        .ok("update_task", json!({"task_id": id, "title": "theirs"}))
+        .await["task"]
+        .clone();
+    assert_eq!(current["version"], 2);
+
+    for (tool, arguments) in [
+        (
+            "update_task",
+            json!({"task_id": id, "title": "mine", "expected_version": 1}),
+        ),
+        (
+            "complete_task",
+            json!({"task_id": id, "expected_version": 1}),
+        ),
+        (
+            "uncomplete_task",
+            json!({"task_id": id, "expected_version": 1}),
+        ),
+        ("delete_task", json!({"task_id": id, "expected_version": 1})),
+    ] {
+        // Act
+        let body = mcp.err(tool, arguments, "PRECONDITION_FAILED").await;
+
+        // Assert: nothing written, and the current task comes back for a merge.
+        assert_eq!(body["task"], current, "{tool}");
+    }
+    let rest: Value = app.get_task("alice", id).await.json().await.unwrap();
+    assert_eq!(rest, current);
+    // The current version is accepted, and the write moves it on as REST's would.
+    let done = mcp
+        .ok(
+            "complete_task",
+            json!({"task_id": id, "expected_version": 2}),
+        )
+        .await;
+    assert_eq!(done["task"]["version"], 3);
+    assert_eq!(done["task"]["complete"], true);
+    mcp.ok("delete_task", json!({"task_id": id, "expected_version": 3}))
+        .await;
+    assert_error(
+        app.get_task("alice", id).await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    )
+    .await;
+}
+
+#[apply(every_backend)]
+#[tokio::test]
 async fn users_cannot_reach_each_others_tasks(backend: Backend) {
     let app = spawn_or_skip!(backend);
     let alice = Mcp::new(&app, "alice");
