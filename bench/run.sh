@@ -16,7 +16,8 @@
 #   BENCH_SCENARIOS=ceiling,health,get,list,mcp-list,patch,create,mcp-create,mix,ceiling (ratios use the best ceiling;
 #                   also create-tagged: creates with two tags and a due date; create-keyed: a
 #                   new Idempotency-Key on each create; patch-if-match: If-Match: * on each PATCH;
-#                   feed: a page of 100 from GET /api/{u}/changes)
+#                   feed: a page of 100 from GET /api/{u}/changes; create-one: every create by
+#                   one user; toggle: PATCH .../complete on a random task; toggle-one: on one task)
 #   BENCH_SKIP_BUILD=1    use the existing binaries
 #   BENCH_VARIANTS="A;B"  run everything once per variant, each on a fresh server and database; a
 #                         variant is space-separated VAR=value settings for the server, e.g.
@@ -25,6 +26,11 @@
 #                         run with the settings as they are. Repeat variants interleaved
 #                         ("A;B;A;B;A;B"): the run ends with each variant's medians and their
 #                         ratios to the first variant's.
+#                         A variant word server=PATH runs that binary instead (an older build,
+#                         to compare commits in one run).
+#   BENCH_PG=postgres://postgres@127.0.0.1:5432
+#                         run on PostgreSQL: each variant gets a fresh database todo_bench_N on
+#                         that server (dropped and created with psql), instead of a SQLite file
 #   BENCH_NICE=-10        run the benchmark in its own session whose scheduler autogroup gets this
 #                         nice level (negative needs root). With sched_autogroup on, plain `nice`
 #                         does not outrank other sessions' compiles; this does, approximating a quiet
@@ -64,9 +70,21 @@ export TODO_RATE_LIMIT__ENABLED=${TODO_RATE_LIMIT__ENABLED:-false}
 # database numbered $2; sets addr and server_pid.
 start_variant() {
     local db="$tmp/bench-$2.db"
+    if [[ -n "${BENCH_PG:-}" ]]; then
+        psql -q -d "$BENCH_PG/postgres" -c "DROP DATABASE IF EXISTS todo_bench_$2" \
+            -c "CREATE DATABASE todo_bench_$2" >&2
+        db="$BENCH_PG/todo_bench_$2?sslmode=disable"
+    fi
+    local word settings=() binary=$default_server
+    for word in $1; do
+        case $word in
+        server=*) binary=${word#server=} ;;
+        *) settings+=("$word") ;;
+        esac
+    done
+    SERVER=$binary
     echo "== starting $SERVER on a fresh database $db${1:+ with $1}" >&2
-    # shellcheck disable=SC2086 # the variant is a list of VAR=value words
-    start_server "$db" $1
+    start_server "$db" "${settings[@]}"
 }
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
@@ -80,6 +98,7 @@ echo "- server: $SERVER (built $(date -u -r "$SERVER" +%H:%MZ)), tree at commit 
 echo "- load: $CONCURRENCY connections, ${DURATION}s measured + ${WARMUP}s warm-up per scenario, loadgen threads=$THREADS, nice=${BENCH_NICE:-0}; seeded $USERS users x $TASKS tasks via POST"
 echo
 
+default_server=$SERVER
 IFS=';' read -r -a variant_list <<<"${VARIANTS:-}"
 [[ ${#variant_list[@]} -eq 0 ]] && variant_list=("")
 n=0

@@ -199,6 +199,9 @@ enum Scenario {
     Mix,
     McpList,
     McpCreate,
+    CreateOne,
+    Toggle,
+    ToggleOne,
     ListMiddle,
     ListSearch,
     ListTagDue,
@@ -215,6 +218,9 @@ impl Scenario {
             "list" => Self::List,
             "patch" => Self::Patch,
             "create" => Self::Create,
+            "create-one" => Self::CreateOne,
+            "toggle" => Self::Toggle,
+            "toggle-one" => Self::ToggleOne,
             "create-tagged" => Self::CreateTagged,
             "create-keyed" => Self::CreateKeyed,
             "patch-if-match" => Self::PatchIfMatch,
@@ -239,6 +245,9 @@ impl Scenario {
             Self::List => "list 100: GET /api/{u}/tasks",
             Self::Patch => "patch: PATCH /api/{u}/tasks/{id}",
             Self::Create => "create: POST /api/{w}/tasks",
+            Self::CreateOne => "create one user: POST /api/{w0}/tasks",
+            Self::Toggle => "toggle: PATCH /api/{u}/tasks/{id}/complete",
+            Self::ToggleOne => "toggle one task: PATCH /api/{u0}/tasks/{id0}/complete",
             Self::CreateTagged => "create tagged: POST /api/{w}/tasks, 2 tags and a due",
             Self::CreateKeyed => "create keyed: POST /api/{w}/tasks, a new Idempotency-Key each",
             Self::PatchIfMatch => "patch if-match: PATCH /api/{u}/tasks/{id}, If-Match: *",
@@ -263,6 +272,9 @@ impl Scenario {
             Self::List => "list",
             Self::Patch => "patch",
             Self::Create => "create",
+            Self::CreateOne => "create-one",
+            Self::Toggle => "toggle",
+            Self::ToggleOne => "toggle-one",
             Self::CreateTagged => "create-tagged",
             Self::CreateKeyed => "create-keyed",
             Self::PatchIfMatch => "patch-if-match",
@@ -393,6 +405,28 @@ fn make_request(
                 (Method::PATCH, uri, Some(&user.auth), Some(body), 200)
             }
         }
+        Scenario::Toggle | Scenario::ToggleOne => {
+            let u = if scenario == Scenario::ToggleOne {
+                0
+            } else {
+                rng.below(ctx.users.len())
+            };
+            let ids = &ctx.tasks[u];
+            let id = if scenario == Scenario::ToggleOne {
+                ids[0]
+            } else {
+                ids[rng.below(ids.len())]
+            };
+            let user = &ctx.users[u];
+            let uri = format!("/api/{}/tasks/{id}/complete", user.id);
+            (Method::PATCH, uri, Some(&user.auth), None, 200)
+        }
+        Scenario::CreateOne => {
+            let user = &ctx.writers[0];
+            let uri = format!("/api/{}/tasks", user.id);
+            let body = format!("{{\"title\":\"bench task {seq}\",\"description\":null}}");
+            (Method::POST, uri, Some(&user.auth), Some(body), 201)
+        }
         Scenario::List => {
             let user = &ctx.users[rng.below(ctx.users.len())];
             let uri = format!("/api/{}/tasks", user.id);
@@ -408,7 +442,10 @@ fn make_request(
             let user = &ctx.writers[rng.below(ctx.writers.len())];
             let uri = format!("/api/{}/tasks", user.id);
             let key = format!("bench-{seq}-{:016x}", rng.next());
-            b = b.header("idempotency-key", HeaderValue::from_str(&key).expect("ASCII"));
+            b = b.header(
+                "idempotency-key",
+                HeaderValue::from_str(&key).expect("ASCII"),
+            );
             let body = format!("{{\"title\":\"bench task {seq}\",\"description\":null}}");
             (Method::POST, uri, Some(&user.auth), Some(body), 201)
         }
